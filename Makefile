@@ -1,0 +1,73 @@
+# iptables-wrapper: build, test, demo and benchmark.
+# `make test` and `make demo` install the system packages they need.
+
+SHELL := /bin/bash
+TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+STATIC_FLAGS := -C target-feature=+crt-static
+BIN := bin/iptables-wrapper
+# Debian root file systems for the integration tests, built once by
+# mmdebstrap from the machine's apt sources and reused between runs.
+ROOTFS_CACHE ?= /var/cache/iptables-wrapper-tests
+SUITES ?= bookworm trixie
+DEB_PACKAGES := iptables mmdebstrap busybox-static podman runc shellcheck dash
+export ROOTFS_CACHE SUITES
+
+.PHONY: all build deps rootfs test unit-test integration-test lint image-test demo bench clean
+
+all: build
+
+build:
+	RUSTFLAGS="$(STATIC_FLAGS)" cargo build --release --locked --target $(TARGET)
+	mkdir -p bin
+	cp target/$(TARGET)/release/iptables-wrapper $(BIN).tmp && mv $(BIN).tmp $(BIN)
+	@ldd $(BIN) 2>&1 | grep -Eq 'statically linked|not a dynamic executable' || { ldd $(BIN); echo "$(BIN) is dynamically linked" >&2; exit 1; }
+	@echo "built $(BIN): static, $$(stat -c %s $(BIN)) bytes"
+
+# Installs the Debian packages the tests and the demo use, when missing.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+rootfs: deps
+	@for s in $(SUITES); do \
+	  if [ ! -x $(ROOTFS_CACHE)/$$s/usr/sbin/xtables-nft-multi ]; then \
+	    echo "building the $$s root file system in $(ROOTFS_CACHE)/$$s"; \
+	    mkdir -p $(ROOTFS_CACHE) && rm -rf $(ROOTFS_CACHE)/$$s.tmp && \
+	    mmdebstrap --quiet --variant=apt --include=iptables $$s $(ROOTFS_CACHE)/$$s.tmp && \
+	    mv $(ROOTFS_CACHE)/$$s.tmp $(ROOTFS_CACHE)/$$s || exit 1; \
+	  fi; \
+	done
+
+lint: deps
+	cargo fmt --check
+	cargo clippy --all-targets --locked -- -D warnings
+	shellcheck installer/*.sh tests/*.sh
+
+unit-test:
+	cargo test --locked --bins
+
+integration-test: build rootfs
+	IPTABLES_WRAPPER_BIN=$(CURDIR)/$(BIN) cargo test --locked --tests -- --test-threads=4
+
+test: deps lint unit-test integration-test image-test
+
+demo: deps build rootfs
+	bash tests/demo.sh
+
+clean:
+	cargo clean
+	rm -rf bin
+
+# Builds the images in images/ with podman from local root file systems and
+# runs the first-call scenarios in them.
+image-test: build rootfs
+	bash tests/images.sh
+
+# Prints the first-call benchmark table (see BENCHMARKS.md).
+bench: deps build rootfs
+	bash tests/bench.sh

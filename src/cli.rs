@@ -1,0 +1,163 @@
+//! The wrapper under its own name: subcommands only. Anything else, such as
+//! `iptables-wrapper -L`, is a usage error. The wrapper never re-executes
+//! itself, so a mistaken call cannot recurse.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+use lexopt::prelude::*;
+
+use crate::detect::{self, Setting};
+use crate::install;
+use crate::names::Mode;
+use crate::probe::{self, Host};
+use crate::report;
+use crate::Failure;
+
+pub const USAGE: &str = "\
+usage: iptables-wrapper detect [--json] [--dir DIR]
+       iptables-wrapper install [--no-sanity-check] [--symlinks]
+       iptables-wrapper --help | --version";
+
+pub const HELP: &str = "\
+iptables-wrapper: picks the iptables mode (legacy or nft) the host uses.
+
+Installed in place of iptables, iptables-save, iptables-restore, ip6tables,
+ip6tables-save and ip6tables-restore. The first call under one of those names
+finds the host's mode, repoints the six names at it and runs the command;
+later calls go straight to the real iptables.
+
+Commands:
+  detect [--json] [--dir DIR]
+      Print the mode a first call would choose and why, changing nothing.
+      --json prints the decision with every probe's result. DIR is the
+      directory holding xtables-*-multi (default: this binary's directory,
+      else where xtables-*-multi is found in PATH).
+  install [--no-sanity-check] [--symlinks]
+      Put the wrapper in front of the six names, in the directory this
+      binary is in (run it by absolute path). Registers it with
+      update-alternatives/alternatives where those manage iptables,
+      otherwise links the names. Refuses iptables older than 1.8.4 unless
+      --no-sanity-check. --symlinks links the names even where an
+      alternatives system exists.
+
+Environment:
+  IPTABLES_WRAPPER_MODE=auto|legacy|nft   force a mode (default auto)
+  IPTABLES_WRAPPER_PROBE_TIMEOUT=SECONDS  limit on each probe (default 5)
+  IPTABLES_WRAPPER_DEBUG=1                print the first call's decision to stderr
+";
+
+pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let arg = parser.next().map_err(usage)?;
+    match arg {
+        Some(Long("help") | Short('h')) => {
+            print!("{HELP}\n{USAGE}\n");
+            Ok(())
+        }
+        Some(Long("version") | Short('V')) => {
+            println!("iptables-wrapper {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Some(Value(cmd)) if cmd == "detect" => detect_cmd(argv0, parser),
+        Some(Value(cmd)) if cmd == "install" => install_cmd(argv0, parser),
+        Some(other) => Err(Failure::usage(format!(
+            "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
+            describe(other)
+        ))),
+        None => Err(Failure::usage("a subcommand is needed")),
+    }
+}
+
+fn describe(arg: lexopt::Arg) -> String {
+    match arg {
+        Short(c) => format!("-{c}"),
+        Long(l) => format!("--{l}"),
+        Value(v) => format!("{v:?}"),
+    }
+}
+
+fn usage(e: lexopt::Error) -> Failure {
+    Failure::usage(e.to_string())
+}
+
+fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+    let mut json = false;
+    let mut dir: Option<PathBuf> = None;
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Long("json") => json = true,
+            Long("dir") => dir = Some(parser.value().map_err(usage)?.into()),
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    let setting =
+        Setting::parse(std::env::var(Setting::VAR).ok().as_deref()).map_err(Failure::usage)?;
+    let timeout = probe::parse_timeout(std::env::var(probe::TIMEOUT_VAR).ok().as_deref())
+        .map_err(Failure::usage)?;
+    let dir = match dir {
+        Some(d) => d,
+        None => default_dir(argv0)?,
+    };
+    let host = Host {
+        dir: dir.clone(),
+        timeout,
+    };
+    let decision = detect::decide(setting, &host).map_err(|r| match r {
+        detect::Refusal::NothingInstalled => Failure::from(anyhow::anyhow!(
+            "neither xtables-legacy-multi nor xtables-nft-multi is in {}; pass --dir with the directory that holds them",
+            dir.display()
+        )),
+        detect::Refusal::ForcedButMissing(m) => Failure::usage(format!(
+            "{}={m}, but {} is not installed",
+            Setting::VAR,
+            dir.join(m.multi()).display()
+        )),
+    })?;
+    if json {
+        println!("{}", report::json(&decision, &dir));
+    } else {
+        println!("{}", report::line(&decision));
+    }
+    Ok(())
+}
+
+/// This binary's directory if it holds a multi binary (the installed case),
+/// else the directory of the first multi binary in PATH.
+fn default_dir(argv0: &OsStr) -> Result<PathBuf, Failure> {
+    let own = crate::locate::called_path(argv0).and_then(|p| crate::locate::dir_of(&p));
+    let holds_multi = |d: &PathBuf| {
+        Mode::ALL
+            .iter()
+            .any(|m| probe::is_executable(&d.join(m.multi())))
+    };
+    if let Ok(d) = &own {
+        if holds_multi(d) {
+            return Ok(d.clone());
+        }
+    }
+    Mode::ALL
+        .iter()
+        .rev()
+        .find_map(|m| which::which(m.multi()).ok().and_then(|p| p.parent().map(PathBuf::from)))
+        .ok_or_else(|| {
+            Failure::from(anyhow::anyhow!(
+                "no xtables-legacy-multi or xtables-nft-multi next to this binary or in PATH; pass --dir with the directory that holds them"
+            ))
+        })
+}
+
+fn install_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+    let mut opts = install::Options {
+        sanity_check: true,
+        symlinks: false,
+    };
+    while let Some(arg) = parser.next().map_err(usage)? {
+        match arg {
+            Long("no-sanity-check") => opts.sanity_check = false,
+            Long("symlinks") => opts.symlinks = true,
+            other => return Err(usage(other.unexpected())),
+        }
+    }
+    install::run(argv0, opts)
+}

@@ -1,0 +1,133 @@
+//! Where the wrapper was called from: the name (argv[0]'s basename) and the
+//! iptables directory, which is the directory of the path it was called
+//! through. That path is kept as called, not canonicalised: `/sbin/iptables`
+//! on a merged-usr system is a different spelling of the same file, and the
+//! links we repoint are the ones the caller uses.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::names::Mode;
+
+/// The basename of argv[0], lossily decoded (the six names are ASCII).
+pub fn basename(argv0: &OsStr) -> String {
+    Path::new(argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The path the program was run through. A bare name was found through PATH
+/// by whoever exec'd us, so we look it up the same way; a relative path is
+/// made absolute against the working directory.
+pub fn called_path(argv0: &OsStr) -> Result<PathBuf> {
+    let p = Path::new(argv0);
+    if p.is_absolute() {
+        return Ok(p.to_path_buf());
+    }
+    if p.components().count() > 1 {
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        return Ok(cwd.join(p));
+    }
+    which::which(argv0)
+        .or_else(|_| fs::read_link("/proc/self/exe").map_err(anyhow::Error::from))
+        .with_context(|| {
+            format!(
+                "cannot find {:?} in PATH, and /proc/self/exe is not readable",
+                argv0
+            )
+        })
+}
+
+/// The directory holding `path`, which must exist.
+pub fn dir_of(path: &Path) -> Result<PathBuf> {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .with_context(|| format!("{} has no parent directory", path.display()))
+}
+
+/// Which mode `path` leads to once every link is followed, judged by the
+/// basename of the final file: the multi binaries are the only files that
+/// implement a mode.
+pub fn resolved_mode(path: &Path) -> Option<Mode> {
+    let real = fs::canonicalize(path).ok()?;
+    let name = real.file_name()?.to_str()?;
+    Mode::ALL.into_iter().find(|m| m.multi() == name)
+}
+
+/// A file's identity, to tell whether a name still leads to the wrapper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    pub fn of(path: &Path) -> Option<FileId> {
+        fs::metadata(path).ok().map(|m| FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// The running executable. Without /proc, `fallback` (the path we were
+    /// called through, which led here a moment ago) has to do.
+    pub fn current_exe(fallback: &Path) -> Option<FileId> {
+        FileId::of(Path::new("/proc/self/exe")).or_else(|| FileId::of(fallback))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basenames() {
+        assert_eq!(
+            basename(OsStr::new("/usr/sbin/iptables-restore")),
+            "iptables-restore"
+        );
+        assert_eq!(basename(OsStr::new("ip6tables")), "ip6tables");
+        assert_eq!(
+            basename(OsStr::new("./bin/iptables-wrapper")),
+            "iptables-wrapper"
+        );
+        assert_eq!(basename(OsStr::new("")), "");
+    }
+
+    #[test]
+    fn called_paths_keep_the_spelling_used() {
+        assert_eq!(
+            called_path(OsStr::new("/sbin/iptables")).unwrap(),
+            PathBuf::from("/sbin/iptables")
+        );
+        let rel = called_path(OsStr::new("x/iptables")).unwrap();
+        assert!(rel.is_absolute() && rel.ends_with("x/iptables"));
+        assert_eq!(
+            dir_of(Path::new("/usr/sbin/iptables")).unwrap(),
+            PathBuf::from("/usr/sbin")
+        );
+    }
+
+    #[test]
+    fn modes_are_read_from_the_final_file() {
+        let dir = std::env::temp_dir().join(format!("ipw-locate-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("xtables-nft-multi"), "").unwrap();
+        std::os::unix::fs::symlink("xtables-nft-multi", dir.join("iptables-nft")).unwrap();
+        std::os::unix::fs::symlink("iptables-nft", dir.join("iptables")).unwrap();
+        std::os::unix::fs::symlink("missing", dir.join("ip6tables")).unwrap();
+        assert_eq!(resolved_mode(&dir.join("iptables")), Some(Mode::Nft));
+        assert_eq!(resolved_mode(&dir.join("ip6tables")), None);
+        assert_eq!(
+            FileId::of(&dir.join("iptables")),
+            FileId::of(&dir.join("xtables-nft-multi"))
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,90 @@
+//! Shared harness for the integration tests: runs a shell script inside a
+//! throwaway Debian root file system in private network, mount and PID
+//! namespaces (see tests/sandbox.sh), on the real kernel.
+//!
+//! These tests need root and the cached root file systems (`make rootfs`).
+//! When they cannot run they fail with the reason; they never skip.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The Debian suites every scenario runs on, from `$SUITES` (the Makefile's)
+/// or bookworm and trixie.
+pub fn suites() -> Vec<String> {
+    std::env::var("SUITES")
+        .unwrap_or_else(|_| "bookworm trixie".into())
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a sandboxed script did.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            status: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with the whole transcript unless the script exited 0.
+    pub fn ok(self) -> Run {
+        assert_eq!(self.status, 0, "script failed:\n{self}");
+        self
+    }
+
+    /// The value printed by the script as a line `KEY=value`.
+    pub fn get(&self, key: &str) -> String {
+        let prefix = format!("{key}=");
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {key}= line in the output:\n{self}"))
+            .to_string()
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}\n--- stdout\n{}--- stderr\n{}", self.status, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `script` under /bin/sh in a fresh sandbox of `suite`, with `args`
+/// as $1... The wrapper is at /usr/sbin/iptables-wrapper (not installed:
+/// the script installs it the way the scenario needs). `copy` lists
+/// (host path, path in the root) pairs to copy in first.
+pub fn sandbox_with(suite: &str, script: &str, args: &[&str], copy: &[(&str, &str)]) -> Run {
+    let pairs: Vec<String> = copy.iter().map(|(s, d)| format!("{s}:{d}")).collect();
+    let out = Command::new("bash")
+        .arg(repo().join("tests/sandbox.sh"))
+        .arg(suite)
+        .arg(script)
+        .args(args)
+        .env("SANDBOX_COPY", pairs.join(" "))
+        .output()
+        .expect("cannot run tests/sandbox.sh");
+    let run = Run::from(out);
+    if run.status == 97 {
+        panic!("the sandbox cannot run here (needs root, `make rootfs` and `make build`):\n{run}");
+    }
+    run
+}
+
+pub fn sandbox(suite: &str, script: &str) -> Run {
+    sandbox_with(suite, script, &[], &[])
+}
