@@ -32,7 +32,7 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
 
     // Another call may have switched the names between our exec and now.
     if let Some(mode) = resolved_mode(&link) {
-        return become_mode(&dir, mode, command, args);
+        return become_mode(&dir, mode, command, args, wrapper);
     }
     let lock = match switch::lock(&dir) {
         Ok(l) => Some(l),
@@ -50,7 +50,7 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
             );
         }
         drop(lock);
-        return become_mode(&dir, mode, command, args);
+        return become_mode(&dir, mode, command, args, wrapper);
     }
 
     let host = Host {
@@ -63,7 +63,13 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
     }
     let mode = decision.mode;
     match switch::switch(&dir, mode, wrapper) {
-        Ok(_) if resolved_mode(&link) == Some(mode) => {}
+        Ok(changes) if resolved_mode(&link) == Some(mode) => {
+            if debug() {
+                for c in changes {
+                    eprintln!("iptables-wrapper: switched {c}");
+                }
+            }
+        }
         Ok(_) => warn(format_args!(
             "{} still does not lead to {} after switching; running it directly",
             link.display(),
@@ -75,10 +81,28 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
         )),
     }
     drop(lock);
-    become_mode(&dir, mode, command, args)
+    become_mode(&dir, mode, command, args, wrapper)
 }
 
-fn become_mode(dir: &Path, mode: Mode, command: &str, args: Vec<OsString>) -> Result<(), Failure> {
+fn become_mode(
+    dir: &Path,
+    mode: Mode,
+    command: &str,
+    args: Vec<OsString>,
+    wrapper: Option<FileId>,
+) -> Result<(), Failure> {
+    let multi = dir.join(mode.multi());
+    // A multi binary that is really this wrapper (a bad link in the image)
+    // would run us again under the same name, forever.
+    if wrapper.is_some() && FileId::of(&multi) == wrapper {
+        return Err(Failure {
+            code: 126,
+            error: anyhow::anyhow!(
+                "{} is this wrapper, not iptables; reinstall the iptables package so it holds the real binary",
+                multi.display()
+            ),
+        });
+    }
     let err = exec_mode(dir, mode, command, args);
     Err(Failure {
         code: 126,

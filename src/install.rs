@@ -5,15 +5,20 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 use crate::alternatives::{self, GroupLinks};
 use crate::locate::{self, FileId};
 use crate::names::{self, Mode, COMMANDS};
-use crate::probe::is_executable;
+use crate::probe::{self, is_executable};
 use crate::switch::replace_link;
 use crate::version::{self, Version};
 use crate::Failure;
@@ -40,6 +45,12 @@ fn refuse(msg: impl std::fmt::Display) -> Failure {
 fn own_path(argv0: &OsStr) -> Result<PathBuf, Failure> {
     let p = Path::new(argv0);
     if p.is_absolute() {
+        if FileId::of(p).is_none() {
+            return Err(refuse(format_args!(
+                "this binary was called as {}, which does not exist; run it by its real absolute path",
+                p.display()
+            )));
+        }
         return Ok(p.to_path_buf());
     }
     fs::read_link("/proc/self/exe").map_err(|e| {
@@ -70,7 +81,9 @@ pub fn run(argv0: &OsStr, opts: Options) -> Result<(), Failure> {
         )));
     }
     if opts.sanity_check {
-        sanity_check(&dir, &present)?;
+        let timeout = probe::parse_timeout(std::env::var(probe::TIMEOUT_VAR).ok().as_deref())
+            .map_err(Failure::usage)?;
+        sanity_check(&dir, &present, timeout)?;
     }
     let plan = plan(&dir, &own, opts.symlinks)?;
     for step in plan {
@@ -84,11 +97,14 @@ pub fn run(argv0: &OsStr, opts: Options) -> Result<(), Failure> {
     Ok(())
 }
 
-fn sanity_check(dir: &Path, present: &[Mode]) -> Result<(), Failure> {
+/// How the sanity-check refusals end: the way past them.
+const OVERRIDE: &str = "To install anyway, rerun with --no-sanity-check";
+
+fn sanity_check(dir: &Path, present: &[Mode], timeout: Duration) -> Result<(), Failure> {
     for mode in Mode::ALL {
         if !present.contains(&mode) {
             return Err(refuse(format_args!(
-                "{} is missing, so the wrapper could not follow a host that uses {mode}. {}",
+                "{} is missing, so the wrapper could not follow a host that uses {mode}. {}. {OVERRIDE}",
                 dir.join(mode.multi()).display(),
                 package_advice(mode)
             )));
@@ -96,48 +112,107 @@ fn sanity_check(dir: &Path, present: &[Mode]) -> Result<(), Failure> {
     }
     for mode in Mode::ALL {
         let multi = dir.join(mode.multi());
-        let v = match run_version(&multi) {
-            Ok(v) => v,
-            Err(why) => package_version().ok_or_else(|| {
-                refuse(format_args!(
-                    "cannot tell the iptables version: {why}, and neither dpkg's nor apk's database lists iptables. If you know it is {} or newer, rerun with --no-sanity-check",
-                    version::MINIMUM
-                ))
-            })?,
+        let (v, source) = match run_version(&multi, timeout)
+            .map_err(|e| refuse(format_args!("{e}. {OVERRIDE}")))?
+        {
+            Ran::Version(v) => (v, format!("`{} --version`", multi.display())),
+            Ran::CannotExec(why) => {
+                let (v, db) = package_version().ok_or_else(|| {
+                    refuse(format_args!(
+                        "cannot tell the iptables version: {} cannot be run ({why}); neither dpkg's status file ({DPKG_STATUS}) nor apk's database ({}) lists an installed iptables package. If you know it is {} or newer, rerun with --no-sanity-check",
+                        multi.display(),
+                        APK_INSTALLED.join(", "),
+                        version::MINIMUM
+                    ))
+                })?;
+                (
+                    v,
+                    format!("{db}, since {} cannot be run: {why}", multi.display()),
+                )
+            }
         };
         if let Some(problem) = version::problem(v) {
-            return Err(refuse(format_args!("{problem} ({})", multi.display())));
+            return Err(refuse(format_args!(
+                "{problem}. Version from {source}. {OVERRIDE}"
+            )));
         }
     }
     Ok(())
 }
 
-/// `xtables-<mode>-multi iptables --version`, parsed.
-fn run_version(multi: &Path) -> Result<Version, String> {
+/// What running `--version` told us.
+enum Ran {
+    Version(Version),
+    /// exec failed: a binary for another architecture ("Exec format
+    /// error"), a missing loader, no permission.
+    CannotExec(std::io::Error),
+}
+
+/// `xtables-<mode>-multi iptables --version`, parsed, within `timeout`.
+/// Only a failed exec is worth asking the package database about; a binary
+/// that runs but prints no version, or hangs, is refused.
+fn run_version(multi: &Path, timeout: Duration) -> Result<Ran, String> {
     use std::os::unix::process::CommandExt;
-    let out = Command::new(multi)
+    let mut child = match Command::new(multi)
         .arg0("iptables")
         .arg("--version")
-        .output()
-        .map_err(|e| format!("{} cannot be run ({e})", multi.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    version::from_output(&text).ok_or_else(|| {
-        format!(
-            "`{} --version` printed no version ({:?})",
-            multi.display(),
-            text.trim()
-        )
-    })
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return Ok(Ran::CannotExec(e)),
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+                let _ = child.wait();
+                return Err(format!(
+                    "`{} --version` did not finish within {:.1} s (iptables 1.8.3 in nft mode hangs like this when nf_tables cannot be loaded)",
+                    multi.display(),
+                    timeout.as_secs_f64()
+                ));
+            }
+        }
+    }
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut text);
+    }
+    version::from_output(&text)
+        .map(Ran::Version)
+        .ok_or_else(|| {
+            format!(
+                "`{} --version` printed no version ({:?})",
+                multi.display(),
+                text.trim()
+            )
+        })
 }
 
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
-const APK_INSTALLED: &str = "/lib/apk/db/installed";
+/// apk's database; usr-merged images (Wolfi) keep the real file in /usr.
+const APK_INSTALLED: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
 
-fn package_version() -> Option<Version> {
+/// The installed iptables package's version, and the file it came from.
+fn package_version() -> Option<(Version, &'static str)> {
     let read = |p: &str| fs::read_to_string(p).ok();
     read(DPKG_STATUS)
         .and_then(|s| version::from_dpkg_status(&s, "iptables"))
-        .or_else(|| read(APK_INSTALLED).and_then(|s| version::from_apk_installed(&s, "iptables")))
+        .map(|v| (v, DPKG_STATUS))
+        .or_else(|| {
+            APK_INSTALLED.into_iter().find_map(|p| {
+                read(p)
+                    .and_then(|s| version::from_apk_installed(&s, "iptables"))
+                    .map(|v| (v, p))
+            })
+        })
 }
 
 /// Which package brings the missing mode, by the distribution's ID.
@@ -149,16 +224,19 @@ fn package_advice(mode: Mode) -> String {
         .flat_map(|v| v.trim_matches('"').split_whitespace())
         .collect();
     let has = |id: &str| ids.contains(&id);
+    // Alpine 3.19 moved legacy out of `iptables`, which keeps nft.
+    let alpine = match mode {
+        Mode::Legacy => "iptables-legacy",
+        Mode::Nft => "iptables",
+    };
     if has("alpine") {
-        format!(
-            "Alpine 3.19 and later ship it in a separate package: apk add iptables iptables-{mode}"
-        )
+        format!("Alpine 3.19 and later ship {mode} in the {alpine} package: apk add {alpine}")
     } else if has("fedora") || has("rhel") {
         format!("Fedora ships each mode in its own package: dnf install iptables-{mode}")
     } else if has("debian") {
         "Debian's iptables package ships both modes: apt-get install iptables".to_string()
     } else {
-        format!("Install the package that provides iptables-{mode} (Debian: iptables; Alpine 3.19+ and Fedora: iptables-{mode})")
+        format!("Install the package that provides it (Debian: iptables; Alpine 3.19+: {alpine}; Fedora: iptables-{mode})")
     }
 }
 
@@ -169,6 +247,11 @@ enum Step {
         tool: PathBuf,
         group: &'static str,
         links: GroupLinks,
+        /// The wrapper, spelled in the directory of the group's master link
+        /// (`/usr/sbin/iptables-wrapper` even when called as
+        /// `/sbin/iptables-wrapper` on a merged-/usr image), so that every
+        /// install registers the same path.
+        alt: PathBuf,
     },
     /// Point a name straight at the wrapper.
     Link(PathBuf),
@@ -215,16 +298,23 @@ fn plan(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>, Failure> {
                 .retain(|(name, link)| names::command(name).is_some() && same_dir(link));
             covered.push(locate::basename(links.master.as_os_str()));
             covered.extend(links.slaves.iter().map(|(n, _)| n.clone()));
+            let alt = links
+                .master
+                .with_file_name(own.file_name().unwrap_or_default());
             steps.push(Step::Alternative {
                 tool: tool.clone(),
                 group,
                 links,
+                alt,
             });
         }
     }
+    // A name already leading to the wrapper is left alone, unless it leads
+    // there through /etc/alternatives: then it is either in a group handled
+    // above or the caller asked for --symlinks.
     for name in COMMANDS.iter().filter(|c| !covered.iter().any(|n| n == *c)) {
         let path = dir.join(name);
-        if own_id.is_none() || FileId::of(&path) != own_id {
+        if own_id.is_none() || FileId::of(&path) != own_id || alternatives::is_managed(&path) {
             steps.push(Step::Link(path));
         }
     }
@@ -233,7 +323,6 @@ fn plan(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>, Failure> {
 
 impl Step {
     fn apply(&self, own: &Path) -> anyhow::Result<Vec<String>> {
-        let own_s = own.to_string_lossy();
         match self {
             Step::Link(path) => {
                 let target = Path::new(own.file_name().unwrap_or_default());
@@ -245,13 +334,19 @@ impl Step {
                     target.display()
                 )])
             }
-            Step::Alternative { tool, group, links } => {
+            Step::Alternative {
+                tool,
+                group,
+                links,
+                alt,
+            } => {
+                let own_s = alt.to_string_lossy();
                 let mut changes = Vec::new();
                 let admin = alternatives::admin_file(group)
                     .map(fs::read_to_string)
                     .transpose()?
                     .unwrap_or_default();
-                if !registered(&admin, own) {
+                if !registered(&admin, alt) {
                     let master = links.master.to_string_lossy();
                     let mut args: Vec<String> = vec![
                         "--install".into(),
@@ -299,6 +394,51 @@ fn registered(admin: &str, own: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn stand_in(tag: &str, body: &[u8]) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("ipw-install-{tag}-{}", std::process::id()));
+        fs::write(&p, body).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn versions_come_from_running_the_binary() {
+        let t = Duration::from_secs(5);
+        let ok = stand_in(
+            "ok",
+            b"#!/bin/sh\n[ \"$1\" = --version ] && echo 'iptables v1.8.3 (nf_tables)'\n",
+        );
+        assert!(matches!(
+            run_version(&ok, t),
+            Ok(Ran::Version(Version(1, 8, 3)))
+        ));
+        // Garbage: exec fails, and it must not be handed to /bin/sh instead.
+        let garbage = stand_in("garbage", b"\x7fELF\x00\x01junk");
+        assert!(matches!(run_version(&garbage, t), Ok(Ran::CannotExec(_))));
+        let script = stand_in("noshebang", b"echo iptables v1.8.9\n");
+        assert!(matches!(run_version(&script, t), Ok(Ran::CannotExec(_))));
+        let silent = stand_in("silent", b"#!/bin/sh\necho hello\n");
+        let e = run_version(&silent, t).err().unwrap();
+        assert!(
+            e.contains("printed no version") && e.contains("hello"),
+            "{e}"
+        );
+        let hang = stand_in("hang", b"#!/bin/sh\nsleep 30 & wait\n");
+        let start = Instant::now();
+        let e = run_version(&hang, Duration::from_millis(200))
+            .err()
+            .unwrap();
+        assert!(e.contains("did not finish within 0.2 s"), "{e}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "killed at the deadline"
+        );
+        for p in [ok, garbage, script, silent, hang] {
+            fs::remove_file(p).unwrap();
+        }
+    }
 
     #[test]
     fn registration_is_read_from_the_admin_file() {

@@ -154,6 +154,29 @@ Package: libxtables12\nStatus: install ok installed\nVersion: 1.8.9-2\n";
     }
 
     #[test]
+    fn dpkg_status_edge_cases() {
+        // Only an exact `Package:` field at the start of a line names a package:
+        // not a continuation line of another paragraph, nor a longer name.
+        let status = "Package: foo\nStatus: install ok installed\nVersion: 9.9.9\nDescription: x\n Package: iptables\n\n\
+Package: iptables-legacy\nStatus: install ok installed\nVersion: 1.8.2\n\n\
+Package: iptables\nStatus: hold ok installed\nVersion: 1:1.8.10-3ubuntu2 \nArchitecture: arm64\n";
+        assert_eq!(
+            from_dpkg_status(status, "iptables"),
+            Some(Version(1, 8, 10))
+        );
+        // Half-installed or unpacked is not installed; no Version, no answer.
+        let unpacked = "Package: iptables\nStatus: install ok unpacked\nVersion: 1.8.9-2\n";
+        assert_eq!(from_dpkg_status(unpacked, "iptables"), None);
+        let no_version = "Package: iptables\nStatus: install ok installed\n";
+        assert_eq!(from_dpkg_status(no_version, "iptables"), None);
+        assert_eq!(from_dpkg_status("", "iptables"), None);
+        // The faked entry the integration tests use: too old.
+        let old = "Package: iptables\nStatus: install ok installed\nVersion: 1.8.2-4\n";
+        let v = from_dpkg_status(old, "iptables").unwrap();
+        assert!(problem(v).unwrap().contains("1.8.2"));
+    }
+
+    #[test]
     fn reads_apk_installed_db() {
         let db = "C:Q1abc=\nP:iptables-legacy\nV:1.8.10-r3\nA:x86_64\n\nC:Q1def=\nP:iptables\nV:1.8.10-r3\nA:x86_64\nT:Linux kernel firewall\n\n";
         assert_eq!(from_apk_installed(db, "iptables"), Some(Version(1, 8, 10)));
@@ -162,5 +185,13 @@ Package: libxtables12\nStatus: install ok installed\nVersion: 1.8.9-2\n";
             Some(Version(1, 8, 10))
         );
         assert_eq!(from_apk_installed(db, "ip6tables"), None);
+        let no_version = "C:Q1abc=\nP:iptables\nA:x86_64\n";
+        assert_eq!(from_apk_installed(no_version, "iptables"), None);
+        // The last record of the file has no blank line after it.
+        let last = "P:busybox\nV:1.36.1-r15\n\nP:iptables\nV:1.8.11-r1";
+        assert_eq!(
+            from_apk_installed(last, "iptables"),
+            Some(Version(1, 8, 11))
+        );
     }
 }

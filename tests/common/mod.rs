@@ -60,7 +60,11 @@ impl Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit status {}\n--- stdout\n{}--- stderr\n{}", self.status, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit status {}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
     }
 }
 

@@ -1,0 +1,1141 @@
+//! The first call, on the real kernel: the wrapper installed in a throwaway
+//! Debian root file system (bookworm and trixie, see tests/sandbox.sh),
+//! either through Debian's alternatives (`install`) or as plain links
+//! (`install --symlinks`), then called under one of the six names. Covers
+//! every detection rule (hints, canaries, counting, defaults, a single
+//! installed mode, the override), the switch of the six names (also under 50
+//! concurrent first calls and on a read-only directory), the command that
+//! runs afterwards (argv[0], stdin, exit status), direct calls of the
+//! wrapper with iptables arguments, a hanging probe, and that detection
+//! creates no legacy tables.
+//!
+//! Each scenario is a shell script that prints `KEY=value` lines; the Rust
+//! side asserts what a user would see: what iptables printed, its exit
+//! status, where the names lead, which back end holds the rules.
+
+mod common;
+
+use common::{suites, Run};
+
+/// How the wrapper is put in front of the six names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Debian's alternatives groups, the wrapper registered with priority 100.
+    Alternatives,
+    /// The six names are symlinks to the wrapper, as on Alpine.
+    Symlinks,
+}
+
+impl Layout {
+    const ALL: [Layout; 2] = [Layout::Alternatives, Layout::Symlinks];
+
+    fn install_command(self) -> &'static str {
+        match self {
+            Layout::Alternatives => "/usr/sbin/iptables-wrapper install",
+            Layout::Symlinks => "/usr/sbin/iptables-wrapper install --symlinks",
+        }
+    }
+
+    /// What `links KEY` prints once the names lead to `target`: for the
+    /// alternatives layout, /usr/sbin/NAME -> /etc/alternatives/NAME ->
+    /// /usr/sbin/<target path>; for plain links, NAME -> <target link>.
+    fn links(self, target: Target) -> String {
+        NAMES
+            .iter()
+            .map(|n| match (self, target) {
+                (Layout::Alternatives, Target::Wrapper) => {
+                    format!("{n}->/etc/alternatives/{n}>/usr/sbin/iptables-wrapper")
+                }
+                (Layout::Alternatives, Target::Mode(m)) => {
+                    // iptables-save -> iptables-legacy-save, ip6tables -> ip6tables-nft
+                    let (family, rest) = n.split_at(n.find('-').unwrap_or(n.len()));
+                    format!(
+                        "{n}->/etc/alternatives/{n}>/usr/sbin/{family}-{}{rest}",
+                        m.name()
+                    )
+                }
+                (Layout::Symlinks, Target::Wrapper) => format!("{n}->iptables-wrapper"),
+                (Layout::Symlinks, Target::Mode(m)) => format!("{n}->{}", m.multi()),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Legacy,
+    Nft,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Legacy => "legacy",
+            Mode::Nft => "nft",
+        }
+    }
+
+    fn multi(self) -> &'static str {
+        match self {
+            Mode::Legacy => "xtables-legacy-multi",
+            Mode::Nft => "xtables-nft-multi",
+        }
+    }
+
+    /// How `iptables -V` names the mode: `iptables v1.8.9 (nf_tables)`.
+    fn version_tag(self) -> &'static str {
+        match self {
+            Mode::Legacy => "(legacy)",
+            Mode::Nft => "(nf_tables)",
+        }
+    }
+
+    fn other(self) -> Mode {
+        match self {
+            Mode::Legacy => Mode::Nft,
+            Mode::Nft => Mode::Legacy,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Wrapper,
+    Mode(Mode),
+}
+
+const NAMES: [&str; 6] = [
+    "iptables",
+    "iptables-save",
+    "iptables-restore",
+    "ip6tables",
+    "ip6tables-save",
+    "ip6tables-restore",
+];
+
+/// Shell functions every scenario starts with.
+const PRELUDE: &str = r#"
+set -eu
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+unset IPTABLES_WRAPPER_MODE IPTABLES_WRAPPER_DEBUG IPTABLES_WRAPPER_PROBE_TIMEOUT
+cd /tmp
+NAMES="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
+
+# hint MODE FAMILY [CHAIN]: the chain a kubelet leaves in its mode's mangle table.
+hint() { "$2-$1" -t mangle -N "${3:-KUBE-IPTABLES-HINT}"; }
+
+# rules MODE FAMILY N: N filter rules in that back end.
+rules() {
+    i=0
+    while [ "$i" -lt "$3" ]; do
+        i=$((i + 1))
+        "$2-$1" -A INPUT -p tcp --dport "$((1000 + i))" -j ACCEPT
+    done
+}
+
+# joined: stdin's lines on one line, separated by " | ".
+joined() { awk 'NR > 1 { printf " | " } { printf "%s", $0 }'; }
+
+# call KEY CMD...: runs CMD, prints KEY_RC, KEY_OUT and KEY_ERR.
+call() {
+    k=$1
+    shift
+    rc=0
+    "$@" >"/tmp/$k.out" 2>"/tmp/$k.err" || rc=$?
+    echo "${k}_RC=$rc"
+    echo "${k}_OUT=$(joined <"/tmp/$k.out")"
+    echo "${k}_ERR=$(joined <"/tmp/$k.err")"
+}
+
+# resolved [KEY] [DIR]: the file each of the six names finally leads to.
+resolved() {
+    r=
+    for n in $NAMES; do
+        r="$r $(basename "$(readlink -f "${2:-/usr/sbin}/$n")")"
+    done
+    echo "${1:-RESOLVED}=${r# }"
+}
+
+# links KEY [DIR]: each name's link, and where /etc/alternatives sends it.
+links() {
+    s=
+    for n in $NAMES; do
+        t=$(readlink "${2:-/usr/sbin}/$n" || echo "not-a-link")
+        case $t in /etc/alternatives/*) t="$t>$(readlink "$t")" ;; esac
+        s="$s $n->$t"
+    done
+    echo "$1=${s# }"
+}
+
+# legacy_tables KEY: the legacy tables the kernel lists in this namespace.
+legacy_tables() {
+    echo "$1=$(cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null | sort | tr '\n' ' ')"
+}
+
+# rules_digest KEY: a digest of every rule in both back ends and families.
+rules_digest() {
+    d=$(for c in iptables-legacy-save ip6tables-legacy-save iptables-nft-save ip6tables-nft-save; do
+        "$c" | grep -v '^#'
+    done | md5sum | cut -c1-32)
+    echo "$1=$d"
+}
+
+# leftovers: temporary files left next to the names or the alternatives.
+leftovers() {
+    echo "LEFTOVERS=$(ls -A /usr/sbin /etc/alternatives | grep -E '^\.|dpkg-(tmp|new)$' | tr '\n' ' ' || true)"
+}
+"#;
+
+/// The whole script: the prelude, the wrapper installed in `layout`, `body`.
+fn script(layout: Layout, body: &str) -> String {
+    format!(
+        "{PRELUDE}\n{} >/dev/null\nlinks INSTALLED\n{body}\n",
+        layout.install_command()
+    )
+}
+
+/// Runs one scenario and checks that the install gave the expected links.
+fn run_case_with(suite: &str, layout: Layout, body: &str, copy: &[(&str, &str)]) -> Run {
+    let run = common::sandbox_with(suite, &script(layout, body), &[], copy);
+    assert_eq!(
+        run.status, 0,
+        "{suite}, {layout:?}: the script failed\n{run}"
+    );
+    assert_eq!(
+        run.get("INSTALLED"),
+        layout.links(Target::Wrapper),
+        "{suite}, {layout:?}: install did not put the wrapper in front of the names\n{run}"
+    );
+    run
+}
+
+fn run_case(suite: &str, layout: Layout, body: &str) -> Run {
+    run_case_with(suite, layout, body, &[])
+}
+
+/// Asserts that `KEY=` is exactly `want`.
+fn expect(run: &Run, ctx: &str, key: &str, want: &str) {
+    assert_eq!(run.get(key), want, "{ctx}: {key}\n{run}");
+}
+
+/// Asserts that the lines printed as `KEY=` (joined by `call`) are `want`.
+fn expect_lines(run: &Run, ctx: &str, key: &str, want: &[&str]) {
+    assert_eq!(lines(&run.get(key)), want, "{ctx}: {key}\n{run}");
+}
+
+fn lines(joined: &str) -> Vec<&str> {
+    if joined.is_empty() {
+        vec![]
+    } else {
+        joined.split(" | ").collect()
+    }
+}
+
+/// Asserts that `iptables -V` (printed as KEY_*) ran `mode` successfully.
+fn expect_version(run: &Run, ctx: &str, key: &str, mode: Mode) {
+    expect(run, ctx, &format!("{key}_RC"), "0");
+    let out = run.get(&format!("{key}_OUT"));
+    assert!(
+        out.starts_with("iptables v1.8.") && out.ends_with(mode.version_tag()),
+        "{ctx}: {key} printed {out:?}, not the {} version line\n{run}",
+        mode.name()
+    );
+}
+
+/// Asserts that all six names, printed by `resolved KEY`, lead to `mode`.
+fn expect_resolved(run: &Run, ctx: &str, key: &str, mode: Mode) {
+    expect(run, ctx, key, &[mode.multi(); 6].join(" "));
+}
+
+/// The debug line of a first call: `iptables-wrapper: legacy (reason)`.
+fn decision_line(mode: Mode, reason: &str) -> String {
+    format!("iptables-wrapper: {} ({reason})", mode.name())
+}
+
+/// With IPTABLES_WRAPPER_DEBUG=1 a first call's stderr (printed as `KEY=`)
+/// is its decision, then possibly one line per change it made.
+fn expect_decision(run: &Run, ctx: &str, key: &str, mode: Mode, reason: &str) {
+    let err = run.get(key);
+    let lines = lines(&err);
+    assert_eq!(
+        lines.first().copied(),
+        Some(decision_line(mode, reason).as_str()),
+        "{ctx}: {key} should start with the decision\n{run}"
+    );
+    for l in &lines[1..] {
+        assert!(
+            l.starts_with("iptables-wrapper: switched "),
+            "{ctx}: unexpected line {l:?} in {key}\n{run}"
+        );
+    }
+}
+
+/// Every (suite, layout) pair, with a label for messages.
+fn cases() -> Vec<(String, Layout, String)> {
+    let mut v = Vec::new();
+    for suite in suites() {
+        for layout in Layout::ALL {
+            let ctx = format!("{suite}, {layout:?}");
+            v.push((suite.clone(), layout, ctx));
+        }
+    }
+    v
+}
+
+// 1. The kubelet's hint chain decides, whatever the rule counts say.
+#[test]
+fn kubelet_hint_decides_the_first_call() {
+    for (suite, layout, ctx) in cases() {
+        for hinted in [Mode::Legacy, Mode::Nft] {
+            let ctx = format!("{ctx}, hint in {}", hinted.name());
+            let junk = hinted.other().name();
+            let run = run_case(
+                &suite,
+                layout,
+                &format!(
+                    "hint {h} iptables
+                     rules {junk} iptables 3
+                     rules {junk} ip6tables 2
+                     call FIRST env IPTABLES_WRAPPER_DEBUG=1 iptables -V
+                     resolved
+                     links AFTER
+                     call AGAIN env IPTABLES_WRAPPER_DEBUG=1 iptables -V",
+                    h = hinted.name()
+                ),
+            );
+            expect_version(&run, &ctx, "FIRST", hinted);
+            let reason = format!("KUBE-IPTABLES-HINT in iptables-{} mangle", hinted.name());
+            expect_decision(&run, &ctx, "FIRST_ERR", hinted, &reason);
+            expect_resolved(&run, &ctx, "RESOLVED", hinted);
+            expect(&run, &ctx, "AFTER", &layout.links(Target::Mode(hinted)));
+            // The second call goes straight to iptables: no wrapper, no line.
+            expect_version(&run, &ctx, "AGAIN", hinted);
+            expect_lines(&run, &ctx, "AGAIN_ERR", &[]);
+        }
+    }
+}
+
+/// A detection scenario: shell that sets up the namespace, and the expected
+/// decision.
+struct Scenario {
+    name: &'static str,
+    setup: &'static str,
+    mode: Mode,
+    reason: &'static str,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "hint only in IPv6 legacy",
+        setup: "hint legacy ip6tables; rules nft iptables 2",
+        mode: Mode::Legacy,
+        reason: "KUBE-IPTABLES-HINT in ip6tables-legacy mangle",
+    },
+    Scenario {
+        name: "canary in legacy",
+        setup: "hint legacy iptables KUBE-KUBELET-CANARY; rules nft iptables 4",
+        mode: Mode::Legacy,
+        reason: "KUBE-KUBELET-CANARY in iptables-legacy mangle",
+    },
+    Scenario {
+        name: "canary in IPv6 nft",
+        setup: "hint nft ip6tables KUBE-KUBELET-CANARY; rules legacy iptables 4",
+        mode: Mode::Nft,
+        reason: "KUBE-KUBELET-CANARY in ip6tables-nft mangle",
+    },
+    Scenario {
+        name: "hints in both modes",
+        setup: "hint legacy iptables; hint nft ip6tables",
+        mode: Mode::Nft,
+        reason: "KUBE-IPTABLES-HINT in ip6tables-nft mangle",
+    },
+    Scenario {
+        name: "more legacy rules, counted over both families",
+        setup: "rules legacy iptables 3; rules legacy ip6tables 2; rules nft iptables 2",
+        mode: Mode::Legacy,
+        reason: "legacy 5 rules > nft 2 rules",
+    },
+    Scenario {
+        name: "more nft rules",
+        setup: "rules nft iptables 2; rules nft ip6tables 1; rules legacy iptables 1",
+        mode: Mode::Nft,
+        reason: "nft 3 rules > legacy 1 rules",
+    },
+    Scenario {
+        name: "a tie",
+        setup: "rules legacy ip6tables 2; rules nft iptables 2",
+        mode: Mode::Nft,
+        reason: "legacy 2 rules = nft 2 rules, a tie goes to nft",
+    },
+    Scenario {
+        name: "no evidence",
+        setup: "",
+        mode: Mode::Nft,
+        reason: "no evidence, default nft",
+    },
+    Scenario {
+        name: "only nft installed, legacy rules and hint present",
+        setup: "hint legacy iptables; rules legacy iptables 5; rm /usr/sbin/xtables-legacy-multi",
+        mode: Mode::Nft,
+        reason: "only nft installed",
+    },
+    Scenario {
+        name: "only legacy installed, nft rules and hint present",
+        setup: "hint nft iptables; rules nft iptables 5; rm /usr/sbin/xtables-nft-multi",
+        mode: Mode::Legacy,
+        reason: "only legacy installed",
+    },
+];
+
+// 2. Every detection rule on the real kernel, through `detect`, `detect
+// --json` (which change nothing) and the first call.
+#[test]
+fn each_detection_rule_decides_the_first_call() {
+    for (suite, layout, ctx) in cases() {
+        for s in SCENARIOS {
+            let ctx = format!("{ctx}, {}", s.name);
+            let run = run_case(
+                &suite,
+                layout,
+                &format!(
+                    "{}
+                     links BEFORE
+                     legacy_tables TABLES_BEFORE
+                     call DETECT /usr/sbin/iptables-wrapper detect
+                     call JSON /usr/sbin/iptables-wrapper detect --json
+                     links AFTER_DETECT
+                     legacy_tables TABLES_AFTER_DETECT
+                     call FIRST env IPTABLES_WRAPPER_DEBUG=1 iptables -V
+                     resolved
+                     links AFTER",
+                    s.setup
+                ),
+            );
+            let line = format!("{} ({})", s.mode.name(), s.reason);
+            expect(&run, &ctx, "DETECT_RC", "0");
+            expect(&run, &ctx, "DETECT_OUT", &line);
+            expect(&run, &ctx, "JSON_RC", "0");
+            check_detect_json(&run, &ctx, s);
+            // detect looks but does not touch.
+            expect(&run, &ctx, "AFTER_DETECT", &run.get("BEFORE"));
+            expect(&run, &ctx, "TABLES_AFTER_DETECT", &run.get("TABLES_BEFORE"));
+
+            expect_version(&run, &ctx, "FIRST", s.mode);
+            expect_decision(&run, &ctx, "FIRST_ERR", s.mode, s.reason);
+            expect_resolved(&run, &ctx, "RESOLVED", s.mode);
+            expect(&run, &ctx, "AFTER", &layout.links(Target::Mode(s.mode)));
+        }
+    }
+}
+
+fn check_detect_json(run: &Run, ctx: &str, s: &Scenario) {
+    let text = run.get("JSON_OUT");
+    let doc = json::parse(&text).unwrap_or_else(|e| panic!("{ctx}: detect --json: {e}\n{run}"));
+    let field = |v: &json::Value, k: &str| -> json::Value {
+        v.get(k)
+            .cloned()
+            .unwrap_or_else(|| panic!("{ctx}: no {k:?} in {text}"))
+    };
+    let string = |v: json::Value| match v {
+        json::Value::Str(s) => s,
+        other => panic!("{ctx}: {other:?} is not a string in {text}"),
+    };
+    assert_eq!(string(field(&doc, "mode")), s.mode.name(), "{ctx}: {text}");
+    assert_eq!(string(field(&doc, "reason")), s.reason, "{ctx}: {text}");
+    assert_eq!(string(field(&doc, "dir")), "/usr/sbin", "{ctx}: {text}");
+    let json::Value::Arr(probes) = field(&doc, "probes") else {
+        panic!("{ctx}: probes is not an array in {text}");
+    };
+    if s.reason.starts_with("only ") {
+        assert!(probes.is_empty(), "{ctx}: nothing is probed: {text}");
+    } else {
+        assert!(!probes.is_empty(), "{ctx}: no probes reported: {text}");
+    }
+    for p in &probes {
+        let command = string(field(p, "command"));
+        assert!(command.contains("tables-"), "{ctx}: {command:?} in {text}");
+        let result = string(field(p, "result"));
+        assert!(
+            ["ok", "not-run"].contains(&result.as_str()),
+            "{ctx}: probe {command} {result} in {text}"
+        );
+    }
+}
+
+// 3. The command of the first call runs as if called directly: stdin reaches
+// iptables-restore, and exit statuses come through unchanged.
+#[test]
+fn first_call_runs_the_command_with_its_stdin_and_exit_status() {
+    const RULE: &str = "-A INPUT -s 10.1.2.3/32 -j DROP";
+    for (suite, layout, ctx) in cases() {
+        let restore = run_case(
+            &suite,
+            layout,
+            &format!(
+                "hint legacy iptables
+                 printf '*filter\\n{RULE}\\nCOMMIT\\n' >/tmp/rules
+                 call RESTORE iptables-restore </tmp/rules
+                 echo \"IN_LEGACY=$(iptables-legacy-save | grep -c -x -e '{RULE}' || true)\"
+                 echo \"IN_NFT=$(iptables-nft-save | grep -c -x -e '{RULE}' || true)\"
+                 resolved"
+            ),
+        );
+        let c = format!("{ctx}, iptables-restore first");
+        expect(&restore, &c, "RESTORE_RC", "0");
+        expect_lines(&restore, &c, "RESTORE_ERR", &[]);
+        expect(&restore, &c, "IN_LEGACY", "1");
+        expect(&restore, &c, "IN_NFT", "0");
+        expect_resolved(&restore, &c, "RESOLVED", Mode::Legacy);
+
+        // A check that fails, as iptables reports it: exit status 1.
+        let check = run_case(
+            &suite,
+            layout,
+            "hint legacy iptables
+             call FIRST iptables -C INPUT -s 10.9.9.9 -j DROP
+             call DIRECT iptables-legacy -C INPUT -s 10.9.9.9 -j DROP
+             resolved",
+        );
+        let c = format!("{ctx}, failing -C first");
+        expect(&check, &c, "FIRST_RC", "1");
+        expect(&check, &c, "DIRECT_RC", "1");
+        expect(&check, &c, "FIRST_ERR", &check.get("DIRECT_ERR"));
+        expect_resolved(&check, &c, "RESOLVED", Mode::Legacy);
+
+        // A parameter problem: exit status 2, from iptables itself.
+        let bogus = run_case(
+            &suite,
+            layout,
+            "call FIRST ip6tables --bogus-option
+             call DIRECT ip6tables-nft --bogus-option
+             resolved",
+        );
+        let c = format!("{ctx}, bogus option first");
+        expect(&bogus, &c, "FIRST_RC", "2");
+        expect(&bogus, &c, "DIRECT_RC", "2");
+        expect(&bogus, &c, "FIRST_ERR", &bogus.get("DIRECT_ERR"));
+        expect_resolved(&bogus, &c, "RESOLVED", Mode::Nft);
+    }
+}
+
+// 4. Fifty first calls at once, under all six names: all succeed, exactly one
+// of them detects and switches, and nothing is left behind.
+#[test]
+fn concurrent_first_calls_all_succeed_and_switch_once() {
+    for (suite, layout, ctx) in cases() {
+        // Legacy for one layout and nft for the other: both switches race.
+        let mode = match layout {
+            Layout::Alternatives => Mode::Legacy,
+            Layout::Symlinks => Mode::Nft,
+        };
+        let ctx = format!("{ctx}, hint in {}", mode.name());
+        // The calls wait on a lock that the script holds and releases after
+        // half a second, so they start together (a call that is late just
+        // starts late). -w, as the kubelet passes: legacy iptables without it
+        // fails with status 4 when another call holds the xtables lock, with
+        // or without the wrapper.
+        let run = run_case(
+            &suite,
+            layout,
+            &format!(
+                "hint {m} iptables
+                 printf '*filter\\nCOMMIT\\n' >/tmp/restore.in
+                 export IPTABLES_WRAPPER_DEBUG=1
+                 exec 9>/tmp/barrier
+                 flock 9
+                 for i in $(seq 50); do
+                     (
+                         flock -s /tmp/barrier true
+                         rc=0
+                         case $((i % 6)) in
+                         0) iptables -w -S ;;
+                         1) iptables-save ;;
+                         2) iptables-restore -w --noflush </tmp/restore.in ;;
+                         3) ip6tables -w -S ;;
+                         4) ip6tables-save ;;
+                         5) ip6tables-restore -w --noflush </tmp/restore.in ;;
+                         esac >/dev/null 2>/tmp/err.$i || rc=$?
+                         echo $rc >/tmp/status.$i
+                     ) 9>&- &
+                 done
+                 sleep 0.5
+                 flock -u 9
+                 wait
+                 s=
+                 for i in $(seq 50); do s=\"$s $(cat /tmp/status.$i 2>/dev/null || echo none)\"; done
+                 echo \"STATUSES=${{s# }}\"
+                 echo \"STDERR=$(cat /tmp/err.* | joined)\"
+                 resolved
+                 links AFTER
+                 leftovers",
+                m = mode.name()
+            ),
+        );
+        let statuses = run.get("STATUSES");
+        assert_eq!(
+            statuses.split(' ').collect::<Vec<_>>(),
+            ["0"; 50],
+            "{ctx}: exit statuses\n{run}"
+        );
+        let stderr = run.get("STDERR");
+        let decided = decision_line(
+            mode,
+            &format!("KUBE-IPTABLES-HINT in iptables-{} mangle", mode.name()),
+        );
+        let lines = lines(&stderr);
+        assert_eq!(
+            lines.iter().filter(|l| **l == decided).count(),
+            1,
+            "{ctx}: exactly one call detects\n{run}"
+        );
+        let waited = format!(" already switched to {} by another call", mode.name());
+        for l in lines.iter().filter(|l| **l != decided) {
+            assert!(
+                (l.starts_with("iptables-wrapper: /usr/sbin/") && l.ends_with(&waited))
+                    || l.starts_with("iptables-wrapper: switched "),
+                "{ctx}: unexpected stderr line {l:?}\n{run}"
+            );
+        }
+        expect_resolved(&run, &ctx, "RESOLVED", mode);
+        expect(&run, &ctx, "AFTER", &layout.links(Target::Mode(mode)));
+        expect(&run, &ctx, "LEFTOVERS", "");
+    }
+}
+
+/// Where the sandboxes get a `mount` (the Debian root file systems have
+/// none): the host's static busybox, which `make deps` installs.
+fn busybox() -> &'static str {
+    let path = "/usr/bin/busybox";
+    assert!(
+        std::path::Path::new(path).is_file(),
+        "{path} is needed to mount inside the sandbox; install busybox-static (make deps)"
+    );
+    path
+}
+
+// 5. A read-only iptables directory: the names cannot be switched, so the
+// first call warns once and runs the right iptables anyway. For plain links
+// /usr/sbin is read-only; for alternatives, which switch in /etc and log in
+// /var, those are too (a read-only root file system, as in a pod with
+// readOnlyRootFilesystem).
+#[test]
+fn read_only_directory_warns_once_and_runs_the_command() {
+    const RULE: &str = "-A INPUT -s 10.4.4.4/32 -j DROP";
+    for (suite, layout, ctx) in cases() {
+        let read_only = match layout {
+            Layout::Symlinks => "/usr/sbin",
+            Layout::Alternatives => "/usr/sbin /etc /var",
+        };
+        let ctx = format!("{ctx}, read-only {read_only}");
+        let run = run_case_with(
+            &suite,
+            layout,
+            &format!(
+                "hint legacy iptables
+                 for d in {read_only}; do
+                     /tmp/busybox mount --bind $d $d
+                     /tmp/busybox mount -o remount,bind,ro $d
+                 done
+                 writable=
+                 for d in {read_only}; do
+                     if touch $d/.probe 2>/dev/null; then writable=\"$writable $d\"; fi
+                 done
+                 echo \"WRITABLE=$writable\"
+                 links BEFORE
+                 printf '*filter\\n{RULE}\\nCOMMIT\\n' | call RESTORE iptables-restore
+                 call SAVE iptables-save
+                 echo \"IN_LEGACY=$(iptables-legacy-save | grep -c -x -e '{RULE}' || true)\"
+                 echo \"IN_NFT=$(iptables-nft-save | grep -c -x -e '{RULE}' || true)\"
+                 links AFTER"
+            ),
+            &[(busybox(), "/tmp/busybox")],
+        );
+        expect(&run, &ctx, "WRITABLE", "");
+        expect(&run, &ctx, "RESTORE_RC", "0");
+        expect(&run, &ctx, "IN_LEGACY", "1");
+        expect(&run, &ctx, "IN_NFT", "0");
+        for key in ["RESTORE_ERR", "SAVE_ERR"] {
+            let err = run.get(key);
+            let lines = lines(&err);
+            assert!(
+                lines.len() == 1
+                    && lines[0].starts_with("iptables-wrapper: warning: ")
+                    && lines[0].contains("Read-only file system"),
+                "{ctx}: {key} should be one warning line\n{run}"
+            );
+        }
+        // The save ran as iptables-save (argv[0] kept) in legacy mode.
+        expect(&run, &ctx, "SAVE_RC", "0");
+        let save = run.get("SAVE_OUT");
+        assert!(
+            save.starts_with("# Generated by iptables-save v1.8.") && save.contains(RULE),
+            "{ctx}: iptables-save printed {save:?}\n{run}"
+        );
+        expect(&run, &ctx, "AFTER", &run.get("BEFORE"));
+    }
+}
+
+// 6. iptables arguments given to the wrapper's own name are a usage error
+// that changes nothing.
+#[test]
+fn wrapper_called_directly_with_iptables_arguments_is_refused() {
+    for (suite, layout, ctx) in cases() {
+        let run = run_case(
+            &suite,
+            layout,
+            "hint legacy iptables
+             rules nft iptables 1
+             links BEFORE
+             legacy_tables TABLES_BEFORE
+             rules_digest RULES_BEFORE
+             call LIST /usr/sbin/iptables-wrapper -L
+             call APPEND iptables-wrapper -A INPUT -j DROP
+             links AFTER
+             legacy_tables TABLES_AFTER
+             rules_digest RULES_AFTER",
+        );
+        for (key, arg) in [("LIST", "-L"), ("APPEND", "-A")] {
+            let c = format!("{ctx}, iptables-wrapper {arg}");
+            expect(&run, &c, &format!("{key}_RC"), "2");
+            expect(&run, &c, &format!("{key}_OUT"), "");
+            let err = run.get(&format!("{key}_ERR"));
+            assert!(
+                err.contains(&format!("iptables-wrapper: {arg} is not a subcommand"))
+                    && err.contains("usage: iptables-wrapper detect"),
+                "{c}: stderr should explain and show the usage\n{run}"
+            );
+        }
+        expect(&run, &ctx, "AFTER", &run.get("BEFORE"));
+        expect(&run, &ctx, "TABLES_AFTER", &run.get("TABLES_BEFORE"));
+        expect(&run, &ctx, "RULES_AFTER", &run.get("RULES_BEFORE"));
+    }
+}
+
+// 7. A probe that never finishes is killed at the deadline; detection goes
+// on and nothing of it stays behind.
+#[test]
+fn hanging_probe_is_killed_and_the_first_call_finishes() {
+    for (suite, layout, ctx) in cases() {
+        // The stand-in cannot tell a probe from the final command (a script
+        // loses argv[0]), so it always hangs and the decision must be legacy.
+        let run = run_case(
+            &suite,
+            layout,
+            "hint legacy iptables
+             printf '#!/bin/sh\\nexec sleep 1000\\n' >/usr/sbin/xtables-nft-multi
+             export IPTABLES_WRAPPER_PROBE_TIMEOUT=1
+             call JSON /usr/sbin/iptables-wrapper detect --json
+             start=$(date +%s%N)
+             call FIRST env IPTABLES_WRAPPER_DEBUG=1 iptables -V
+             echo \"ELAPSED_MS=$((($(date +%s%N) - start) / 1000000))\"
+             n=0
+             for f in /proc/[0-9]*/comm; do
+                 if [ \"$(cat \"$f\" 2>/dev/null)\" = sleep ]; then n=$((n + 1)); fi
+             done
+             echo SLEEPERS=$n
+             resolved",
+        );
+        expect_version(&run, &ctx, "FIRST", Mode::Legacy);
+        expect_decision(
+            &run,
+            &ctx,
+            "FIRST_ERR",
+            Mode::Legacy,
+            "KUBE-IPTABLES-HINT in iptables-legacy mangle",
+        );
+        let ms: u64 = run.get("ELAPSED_MS").parse().unwrap();
+        // At least the 1 s deadline (the nft hint probes ran into it), and
+        // well under the 1000 s the stand-in sleeps.
+        assert!(
+            (900..10_000).contains(&ms),
+            "{ctx}: the first call took {ms} ms\n{run}"
+        );
+        expect(&run, &ctx, "SLEEPERS", "0");
+        expect_resolved(&run, &ctx, "RESOLVED", Mode::Legacy);
+        let json = run.get("JSON_OUT");
+        assert_eq!(
+            json.matches("-nft-save -t mangle\",\"result\":\"timeout\"")
+                .count(),
+            2,
+            "{ctx}: both nft probes time out: {json}"
+        );
+    }
+}
+
+// 8. Detection never creates legacy tables: a namespace with none still has
+// none, and one with only a filter table gets no mangle table.
+#[test]
+fn detection_creates_no_legacy_tables() {
+    for (suite, layout, ctx) in cases() {
+        let run = run_case(
+            &suite,
+            layout,
+            "rules nft iptables 2
+             rules nft ip6tables 1
+             legacy_tables NONE_BEFORE
+             call DETECT /usr/sbin/iptables-wrapper detect
+             call FIRST iptables -S
+             call SAVE6 ip6tables-save
+             legacy_tables NONE_AFTER
+             iptables-legacy -S >/dev/null
+             legacy_tables CONTROL",
+        );
+        expect(&run, &ctx, "NONE_BEFORE", "");
+        expect(
+            &run,
+            &ctx,
+            "DETECT_OUT",
+            "nft (nft 3 rules > legacy 0 rules)",
+        );
+        expect(&run, &ctx, "FIRST_RC", "0");
+        expect(&run, &ctx, "SAVE6_RC", "0");
+        expect(&run, &ctx, "NONE_AFTER", "");
+        // The check above can see tables: a legacy command creates filter.
+        expect(&run, &ctx, "CONTROL", "filter ");
+
+        let run = run_case(
+            &suite,
+            layout,
+            "rules legacy iptables 2
+             legacy_tables BEFORE
+             call DETECT /usr/sbin/iptables-wrapper detect
+             call FIRST iptables -V
+             legacy_tables AFTER",
+        );
+        expect(&run, &ctx, "BEFORE", "filter ");
+        expect(
+            &run,
+            &ctx,
+            "DETECT_OUT",
+            "legacy (legacy 2 rules > nft 0 rules)",
+        );
+        expect_version(&run, &ctx, "FIRST", Mode::Legacy);
+        expect(&run, &ctx, "AFTER", "filter ");
+    }
+}
+
+// 9. IPTABLES_WRAPPER_MODE overrides detection; a bad value, or a forced
+// mode that is not installed, is refused before anything changes.
+#[test]
+fn mode_setting_overrides_or_is_refused() {
+    for (suite, layout, ctx) in cases() {
+        for forced in [Mode::Legacy, Mode::Nft] {
+            let c = format!("{ctx}, IPTABLES_WRAPPER_MODE={}", forced.name());
+            let run = run_case(
+                &suite,
+                layout,
+                &format!(
+                    "hint {} iptables
+                     call FIRST env IPTABLES_WRAPPER_MODE={m} IPTABLES_WRAPPER_DEBUG=1 iptables -V
+                     resolved",
+                    forced.other().name(),
+                    m = forced.name()
+                ),
+            );
+            expect_version(&run, &c, "FIRST", forced);
+            let reason = format!("IPTABLES_WRAPPER_MODE={}", forced.name());
+            expect_decision(&run, &c, "FIRST_ERR", forced, &reason);
+            expect_resolved(&run, &c, "RESOLVED", forced);
+        }
+
+        let run = run_case(
+            &suite,
+            layout,
+            "hint legacy iptables
+             links BEFORE
+             call BOGUS env IPTABLES_WRAPPER_MODE=bogus iptables -V
+             call BOGUS_DETECT env IPTABLES_WRAPPER_MODE=bogus /usr/sbin/iptables-wrapper detect
+             links AFTER_BOGUS
+             rm /usr/sbin/xtables-legacy-multi
+             call MISSING env IPTABLES_WRAPPER_MODE=legacy iptables -V
+             links AFTER_MISSING
+             call FIRST iptables -V
+             resolved",
+        );
+        let c = format!("{ctx}, IPTABLES_WRAPPER_MODE=bogus");
+        for key in ["BOGUS", "BOGUS_DETECT"] {
+            expect(&run, &c, &format!("{key}_RC"), "2");
+            expect(&run, &c, &format!("{key}_OUT"), "");
+            let err = run.get(&format!("{key}_ERR"));
+            assert!(
+                err.starts_with("iptables-wrapper: IPTABLES_WRAPPER_MODE=\"bogus\" is not a mode"),
+                "{c}: {key}_ERR\n{run}"
+            );
+        }
+        expect(&run, &c, "AFTER_BOGUS", &run.get("BEFORE"));
+
+        let c = format!("{ctx}, IPTABLES_WRAPPER_MODE=legacy without legacy");
+        expect(&run, &c, "MISSING_RC", "2");
+        expect(&run, &c, "MISSING_OUT", "");
+        expect(
+            &run,
+            &c,
+            "MISSING_ERR",
+            "iptables-wrapper: IPTABLES_WRAPPER_MODE=legacy, but /usr/sbin/xtables-legacy-multi is not installed; install that mode or change the setting",
+        );
+        expect(&run, &c, "AFTER_MISSING", &run.get("BEFORE"));
+        // Nothing was switched, so the next call is still a first call.
+        expect_version(&run, &c, "FIRST", Mode::Nft);
+        expect_resolved(&run, &c, "RESOLVED", Mode::Nft);
+    }
+}
+
+// 10. Other spellings of the iptables directory: /sbin (a link to usr/sbin
+// on merged-usr systems), a bare name found through PATH=/sbin, and a
+// directory that is itself a symlink.
+#[test]
+fn first_call_through_other_spellings_of_the_directory() {
+    for (suite, layout, ctx) in cases() {
+        for (how, call) in [
+            ("/sbin/iptables", "/sbin/iptables -V"),
+            ("PATH=/sbin", "env PATH=/sbin:/bin iptables -V"),
+        ] {
+            let c = format!("{ctx}, first call as {how}");
+            let run = run_case(
+                &suite,
+                layout,
+                &format!(
+                    "[ \"$(readlink /sbin)\" = usr/sbin ] && echo MERGED=yes || echo MERGED=no
+                     hint legacy iptables
+                     call FIRST {call}
+                     resolved SBIN /sbin
+                     links AFTER"
+                ),
+            );
+            expect(&run, &c, "MERGED", "yes");
+            expect_version(&run, &c, "FIRST", Mode::Legacy);
+            expect_resolved(&run, &c, "SBIN", Mode::Legacy);
+            expect(&run, &c, "AFTER", &layout.links(Target::Mode(Mode::Legacy)));
+        }
+    }
+
+    // The wrapper and the multi binaries in /opt/realdir, reached through
+    // /usr/local/sbin -> /opt/realdir. /usr/sbin is not involved.
+    for suite in suites() {
+        let ctx = format!("{suite}, /usr/local/sbin -> /opt/realdir");
+        let run = run_case(
+            &suite,
+            Layout::Alternatives,
+            "mkdir /opt/realdir
+             cp /usr/sbin/xtables-legacy-multi /usr/sbin/xtables-nft-multi /usr/sbin/iptables-wrapper /opt/realdir/
+             rmdir /usr/local/sbin
+             ln -s /opt/realdir /usr/local/sbin
+             /usr/local/sbin/iptables-wrapper install >/dev/null
+             links LOCAL_INSTALLED /usr/local/sbin
+             links USR_BEFORE
+             hint legacy iptables
+             call FIRST /usr/local/sbin/iptables -V
+             call SAVE ip6tables-save
+             resolved LOCAL /opt/realdir
+             links LOCAL_AFTER /usr/local/sbin
+             links USR_AFTER",
+        );
+        let plain = Layout::Symlinks;
+        expect(&run, &ctx, "LOCAL_INSTALLED", &plain.links(Target::Wrapper));
+        expect_version(&run, &ctx, "FIRST", Mode::Legacy);
+        expect_resolved(&run, &ctx, "LOCAL", Mode::Legacy);
+        expect(
+            &run,
+            &ctx,
+            "LOCAL_AFTER",
+            &plain.links(Target::Mode(Mode::Legacy)),
+        );
+        // A bare name is found in /usr/local/sbin first (see PRELUDE's PATH)
+        // and runs legacy directly. Had it gone through /usr/sbin's wrapper,
+        // /usr/sbin would have been switched too.
+        expect(&run, &ctx, "SAVE_RC", "0");
+        expect_lines(&run, &ctx, "SAVE_ERR", &[]);
+        expect(&run, &ctx, "USR_AFTER", &run.get("USR_BEFORE"));
+    }
+}
+
+/// Just enough JSON to check that `detect --json` prints a valid document
+/// and to read its fields.
+mod json {
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum Value {
+        Null,
+        Bool(bool),
+        Num(f64),
+        Str(String),
+        Arr(Vec<Value>),
+        Obj(Vec<(String, Value)>),
+    }
+
+    impl Value {
+        pub fn get(&self, key: &str) -> Option<&Value> {
+            match self {
+                Value::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+                _ => None,
+            }
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Value, String> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let v = p.value()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("trailing text at byte {}", p.i));
+        }
+        Ok(v)
+    }
+
+    struct Parser<'a> {
+        s: &'a [u8],
+        i: usize,
+    }
+
+    impl Parser<'_> {
+        fn ws(&mut self) {
+            while self.i < self.s.len() && b" \t\r\n".contains(&self.s[self.i]) {
+                self.i += 1;
+            }
+        }
+
+        fn peek(&mut self) -> Option<u8> {
+            self.ws();
+            self.s.get(self.i).copied()
+        }
+
+        fn eat(&mut self, c: u8) -> Result<(), String> {
+            if self.peek() == Some(c) {
+                self.i += 1;
+                Ok(())
+            } else {
+                Err(format!("expected {:?} at byte {}", c as char, self.i))
+            }
+        }
+
+        fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
+            if self.s[self.i..].starts_with(word.as_bytes()) {
+                self.i += word.len();
+                Ok(v)
+            } else {
+                Err(format!("bad literal at byte {}", self.i))
+            }
+        }
+
+        fn value(&mut self) -> Result<Value, String> {
+            match self.peek().ok_or("unexpected end")? {
+                b'{' => {
+                    self.i += 1;
+                    let mut fields = Vec::new();
+                    if self.peek() == Some(b'}') {
+                        self.i += 1;
+                        return Ok(Value::Obj(fields));
+                    }
+                    loop {
+                        let k = self.string()?;
+                        self.eat(b':')?;
+                        fields.push((k, self.value()?));
+                        if self.peek() == Some(b',') {
+                            self.i += 1;
+                        } else {
+                            self.eat(b'}')?;
+                            return Ok(Value::Obj(fields));
+                        }
+                    }
+                }
+                b'[' => {
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    if self.peek() == Some(b']') {
+                        self.i += 1;
+                        return Ok(Value::Arr(items));
+                    }
+                    loop {
+                        items.push(self.value()?);
+                        if self.peek() == Some(b',') {
+                            self.i += 1;
+                        } else {
+                            self.eat(b']')?;
+                            return Ok(Value::Arr(items));
+                        }
+                    }
+                }
+                b'"' => self.string().map(Value::Str),
+                b't' => self.literal("true", Value::Bool(true)),
+                b'f' => self.literal("false", Value::Bool(false)),
+                b'n' => self.literal("null", Value::Null),
+                _ => self.number(),
+            }
+        }
+
+        fn number(&mut self) -> Result<Value, String> {
+            let start = self.i;
+            while self.i < self.s.len() && b"+-.eE0123456789".contains(&self.s[self.i]) {
+                self.i += 1;
+            }
+            let text = std::str::from_utf8(&self.s[start..self.i]).unwrap();
+            let valid = !text.is_empty()
+                && !text.starts_with('+')
+                && !text.starts_with('.')
+                && !text.ends_with('.');
+            match text.parse::<f64>() {
+                Ok(n) if valid => Ok(Value::Num(n)),
+                _ => Err(format!("bad number {text:?} at byte {start}")),
+            }
+        }
+
+        fn string(&mut self) -> Result<String, String> {
+            self.eat(b'"')?;
+            let mut out = Vec::new();
+            loop {
+                let c = *self.s.get(self.i).ok_or("unterminated string")?;
+                self.i += 1;
+                match c {
+                    b'"' => return String::from_utf8(out).map_err(|e| e.to_string()),
+                    b'\\' => {
+                        let e = *self.s.get(self.i).ok_or("unterminated escape")?;
+                        self.i += 1;
+                        match e {
+                            b'"' | b'\\' | b'/' => out.push(e),
+                            b'n' => out.push(b'\n'),
+                            b't' => out.push(b'\t'),
+                            b'r' => out.push(b'\r'),
+                            b'b' => out.push(8),
+                            b'f' => out.push(12),
+                            b'u' => {
+                                let hex = self
+                                    .s
+                                    .get(self.i..self.i + 4)
+                                    .and_then(|h| std::str::from_utf8(h).ok())
+                                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                    .ok_or("bad \\u escape")?;
+                                self.i += 4;
+                                let ch = char::from_u32(hex).unwrap_or('\u{fffd}');
+                                out.extend_from_slice(ch.to_string().as_bytes());
+                            }
+                            _ => return Err(format!("bad escape at byte {}", self.i)),
+                        }
+                    }
+                    c if c < 0x20 => return Err(format!("control byte in string at {}", self.i)),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parses_and_rejects() {
+        let v = parse(r#" {"a":[1,-2.5e3,true,null,"x\"\u0041"],"b":{}} "#).unwrap();
+        assert_eq!(
+            v.get("a"),
+            Some(&Value::Arr(vec![
+                Value::Num(1.0),
+                Value::Num(-2500.0),
+                Value::Bool(true),
+                Value::Null,
+                Value::Str("x\"A".into())
+            ]))
+        );
+        for bad in ["", "{", "{\"a\" 1}", "[1,]", "\"a", "{} x", "[.5]", "nul"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

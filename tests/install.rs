@@ -1,0 +1,697 @@
+//! `iptables-wrapper install` and installer/iptables-wrapper-installer.sh on
+//! real Debian root file systems (see tests/common/mod.rs): the alternatives
+//! registration and a first call in both modes, the shell installer under
+//! dash and busybox sh, the sanity-check refusals, and install without /proc.
+//!
+//! Every scenario script reports through the shell helpers in `HELPERS`:
+//! `step NAME CMD...` prints `NAME.rc=`, `NAME.out=` and `NAME.err=` lines,
+//! and `unchanged NAME` says whether /usr/sbin, /etc/alternatives and the
+//! alternatives database are exactly as `snap > /tmp/before` recorded them.
+
+mod common;
+
+use common::{repo, sandbox_with, suites, Run};
+
+const HELPERS: &str = r#"
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+W=/usr/sbin/iptables-wrapper
+NAMES="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
+step() {
+    name=$1
+    shift
+    "$@" >/tmp/step.out 2>/tmp/step.err
+    echo "$name.rc=$?"
+    sed "s|^|$name.out=|" /tmp/step.out
+    sed "s|^|$name.err=|" /tmp/step.err
+}
+snap() {
+    {
+        ls -lA --time-style=full-iso /usr/sbin /etc/alternatives /var/lib/dpkg/alternatives
+        update-alternatives --query iptables
+        update-alternatives --query ip6tables
+    } 2>&1
+}
+unchanged() {
+    snap >/tmp/after
+    if cmp -s /tmp/before /tmp/after; then
+        echo "$1.unchanged=yes"
+    else
+        echo "$1.unchanged=no"
+        diff /tmp/before /tmp/after | sed "s|^|$1.diff=|"
+    fi
+}
+# resolved PREFIX: where each of the six names finally leads.
+resolved() {
+    for n in $NAMES; do echo "$1.$n=$(readlink -f /usr/sbin/$n)"; done
+}
+# value PREFIX: the selected alternative of both groups.
+value() {
+    for g in iptables ip6tables; do
+        echo "$1.$g=$(update-alternatives --query $g | sed -n 's/^Value: //p')"
+    done
+}
+# A stand-in xtables-nft-multi that reports VERSION.
+fake_nft() {
+    printf '#!/bin/sh\ncase " $* " in *" --version "*) echo "iptables v%s (nf_tables)" ;; esac\n' "$1" >/usr/sbin/xtables-nft-multi
+    chmod 755 /usr/sbin/xtables-nft-multi
+}
+# An xtables-nft-multi that exec refuses (Exec format error).
+garbage_nft() {
+    printf '\001\002\003garbage\377\376' >/usr/sbin/xtables-nft-multi
+    chmod 755 /usr/sbin/xtables-nft-multi
+}
+# Rule set evidence that makes a first call choose MODE.
+evidence() {
+    if [ "$1" = legacy ]; then
+        /usr/sbin/iptables-legacy -A INPUT -s 192.0.2.1 -j ACCEPT
+        /usr/sbin/ip6tables-legacy -A INPUT -s 2001:db8::1 -j ACCEPT
+    fi
+}
+"#;
+
+const INSTALLER: &str = "/root/iptables-wrapper-installer.sh";
+const BUSYBOX: &str = "/bin/busybox";
+
+/// The two lines a first install on Debian prints.
+const REGISTERED: [&str; 2] = [
+    "registered /usr/sbin/iptables-wrapper as the iptables alternative with priority 100",
+    "registered /usr/sbin/iptables-wrapper as the ip6tables alternative with priority 100",
+];
+
+const NAMES: [&str; 6] = [
+    "iptables",
+    "iptables-save",
+    "iptables-restore",
+    "ip6tables",
+    "ip6tables-save",
+    "ip6tables-restore",
+];
+
+/// Runs `body` after the helpers in a fresh sandbox of `suite`, with the
+/// shell installer at /root and busybox at /bin/busybox.
+fn scenario(suite: &str, body: &str) -> Run {
+    let installer = repo().join("installer/iptables-wrapper-installer.sh");
+    let installer = installer.to_str().expect("a UTF-8 repository path");
+    assert!(
+        std::path::Path::new("/usr/bin/busybox").is_file(),
+        "/usr/bin/busybox is missing: install busybox-static (make deps)"
+    );
+    sandbox_with(
+        suite,
+        &format!("{HELPERS}\n{body}"),
+        &[],
+        &[(installer, INSTALLER), ("/usr/bin/busybox", BUSYBOX)],
+    )
+}
+
+/// What one `step` reported.
+struct Step {
+    rc: i32,
+    out: Vec<String>,
+    err: String,
+}
+
+fn step(run: &Run, name: &str) -> Step {
+    let lines = |kind: &str| -> Vec<String> {
+        let prefix = format!("{name}.{kind}=");
+        run.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .map(String::from)
+            .collect()
+    };
+    let rc = run.get(&format!("{name}.rc"));
+    Step {
+        rc: rc
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}.rc={rc} is not a number:\n{run}")),
+        out: lines("out"),
+        err: lines("err").join("\n"),
+    }
+}
+
+fn assert_unchanged(run: &Run, name: &str) {
+    assert_eq!(
+        run.get(&format!("{name}.unchanged")),
+        "yes",
+        "{name} changed the image:\n{run}"
+    );
+}
+
+/// `name` succeeded and printed exactly `lines`.
+fn assert_printed(run: &Run, name: &str, lines: &[&str]) {
+    let s = step(run, name);
+    assert_eq!(s.rc, 0, "{name} failed:\n{run}");
+    assert_eq!(s.out, lines, "{name}'s output:\n{run}");
+}
+
+/// `name` was refused with exit status 1, printed nothing on stdout, said
+/// every one of `needles` on stderr, and changed nothing.
+fn assert_refused(run: &Run, name: &str, needles: &[&str]) {
+    let s = step(run, name);
+    assert_eq!(s.rc, 1, "{name} should have been refused:\n{run}");
+    assert!(s.out.is_empty(), "{name} printed changes:\n{run}");
+    assert!(
+        s.err.starts_with("iptables-wrapper: install refused: "),
+        "{name}'s message:\n{run}"
+    );
+    for n in needles {
+        assert!(s.err.contains(n), "{name}'s message lacks {n:?}:\n{run}");
+    }
+    assert_unchanged(run, name);
+}
+
+/// Each of the six names, as reported by `resolved PREFIX`, leads to `target`.
+fn assert_resolved(run: &Run, prefix: &str, target: &str) {
+    for n in NAMES {
+        assert_eq!(
+            run.get(&format!("{prefix}.{n}")),
+            target,
+            "{prefix} {n}:\n{run}"
+        );
+    }
+}
+
+/// `iptables -V` after the first call names the mode's back end.
+fn assert_mode_runs(run: &Run, name: &str, mode: &str) {
+    let s = step(run, name);
+    let tag = if mode == "nft" {
+        "(nf_tables)"
+    } else {
+        "(legacy)"
+    };
+    assert_eq!(s.rc, 0, "{name}:\n{run}");
+    assert!(
+        s.out.len() == 1 && s.out[0].starts_with("iptables v1.8.") && s.out[0].ends_with(tag),
+        "{name} printed {:?}, not a {mode} version:\n{run}",
+        s.out
+    );
+}
+
+/// After the first call: both groups are set to the mode's alternative and
+/// every name leads to its multi binary.
+fn assert_switched(run: &Run, mode: &str) {
+    for g in ["iptables", "ip6tables"] {
+        assert_eq!(
+            run.get(&format!("after.{g}")),
+            format!("/usr/sbin/{g}-{mode}"),
+            "{g} group after the first call:\n{run}"
+        );
+    }
+    assert_resolved(run, "switched", &format!("/usr/sbin/xtables-{mode}-multi"));
+}
+
+/// The part shared by the end-to-end scenarios, after the wrapper has been
+/// installed: it is the selected alternative with priority 100, `--auto`
+/// keeps it, and the first call picks MODE and switches both groups.
+const FIRST_CALL: &str = r#"
+for g in iptables ip6tables; do
+    update-alternatives --query $g | sed -n '\|^Alternative: /usr/sbin/iptables-wrapper$|,/^$/p' | sed "s|^|query.$g=|"
+done
+value installed
+resolved installed
+update-alternatives --auto iptables
+update-alternatives --auto ip6tables
+value auto
+resolved auto
+evidence "$1"
+step v iptables -V
+step v6 ip6tables-save
+value after
+resolved switched
+"#;
+
+fn assert_first_call(run: &Run, mode: &str) {
+    for g in ["iptables", "ip6tables"] {
+        let block: Vec<String> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("query.{g}=")))
+            .map(String::from)
+            .collect();
+        let block = block.join("\n");
+        assert!(block.contains("Priority: 100"), "{g} query:\n{run}");
+        for slave in ["restore", "save"] {
+            assert!(
+                block.contains(&format!(" {g}-{slave} /usr/sbin/iptables-wrapper")),
+                "{g}-{slave} is not a slave leading to the wrapper:\n{run}"
+            );
+        }
+        for when in ["installed", "auto"] {
+            assert_eq!(
+                run.get(&format!("{when}.{g}")),
+                "/usr/sbin/iptables-wrapper",
+                "{g} group ({when}):\n{run}"
+            );
+        }
+    }
+    assert_resolved(run, "installed", "/usr/sbin/iptables-wrapper");
+    assert_resolved(run, "auto", "/usr/sbin/iptables-wrapper");
+    assert_mode_runs(run, "v", mode);
+    assert_eq!(step(run, "v6").rc, 0, "ip6tables-save:\n{run}");
+    assert_switched(run, mode);
+}
+
+fn install_and_first_call(mode: &str) {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            &format!(
+                r#"
+set -- {mode}
+step first $W install
+snap >/tmp/before
+step second $W install
+unchanged second
+{FIRST_CALL}
+"#
+            ),
+        );
+        assert_printed(&run, "first", &REGISTERED);
+        assert_printed(&run, "second", &[]);
+        assert_unchanged(&run, "second");
+        assert_first_call(&run, mode);
+    }
+}
+
+#[test]
+fn install_then_first_call_chooses_nft() {
+    install_and_first_call("nft");
+}
+
+#[test]
+fn install_then_first_call_chooses_legacy() {
+    install_and_first_call("legacy");
+}
+
+#[test]
+fn install_takes_over_a_group_set_by_hand() {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            r#"
+update-alternatives --set iptables /usr/sbin/iptables-legacy >/dev/null
+step first $W install
+step second $W install
+value installed
+resolved installed
+"#,
+        );
+        assert_printed(
+            &run,
+            "first",
+            &[
+                REGISTERED[0],
+                "selected /usr/sbin/iptables-wrapper for the iptables alternative",
+                REGISTERED[1],
+            ],
+        );
+        assert_printed(&run, "second", &[]);
+        assert_eq!(run.get("installed.iptables"), "/usr/sbin/iptables-wrapper");
+        assert_resolved(&run, "installed", "/usr/sbin/iptables-wrapper");
+    }
+}
+
+#[test]
+fn install_symlinks_links_the_names_directly() {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            r#"
+value before
+step first $W install --symlinks
+for n in $NAMES; do echo "link.$n=$(readlink /usr/sbin/$n)"; done
+snap >/tmp/before
+step second $W install --symlinks
+unchanged second
+step v iptables -V
+for n in $NAMES; do echo "after.$n=$(readlink /usr/sbin/$n)"; done
+value alt
+"#,
+        );
+        let lines: Vec<String> = NAMES
+            .iter()
+            .map(|n| format!("linked /usr/sbin/{n} -> iptables-wrapper"))
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_printed(&run, "first", &lines);
+        assert_printed(&run, "second", &[]);
+        assert_unchanged(&run, "second");
+        assert_mode_runs(&run, "v", "nft");
+        for n in NAMES {
+            assert_eq!(run.get(&format!("link.{n}")), "iptables-wrapper", "{run}");
+            assert_eq!(run.get(&format!("after.{n}")), "xtables-nft-multi", "{run}");
+        }
+        // The alternatives database is left alone.
+        for g in ["iptables", "ip6tables"] {
+            assert_eq!(
+                run.get(&format!("alt.{g}")),
+                run.get(&format!("before.{g}")),
+                "{run}"
+            );
+        }
+    }
+}
+
+/// Puts the installer and the binary side by side in /tmp/inst, with no
+/// wrapper in /usr/sbin, keeping a copy of the binary in /tmp/orig.
+const STAGE: &str = r#"
+mkdir /tmp/inst
+cp $W /tmp/orig
+cp $W /tmp/inst/iptables-wrapper
+cp /root/iptables-wrapper-installer.sh /tmp/inst/
+rm $W
+I=/tmp/inst/iptables-wrapper-installer.sh
+"#;
+
+const INSTALLER_DONE: [&str; 5] = [
+    "copied /tmp/inst/iptables-wrapper to /usr/sbin/iptables-wrapper",
+    REGISTERED[0],
+    REGISTERED[1],
+    "removed /tmp/inst/iptables-wrapper",
+    "removed /tmp/inst/iptables-wrapper-installer.sh",
+];
+
+fn shell_installer(shell: &str) {
+    for suite in suites() {
+        for mode in ["nft", "legacy"] {
+            let run = scenario(
+                &suite,
+                &format!(
+                    r#"
+set -- {mode}
+{STAGE}
+step inst {shell} $I
+echo "left=$(ls -A /tmp/inst)"
+cmp -s /tmp/orig $W && echo same=yes
+{FIRST_CALL}
+"#
+                ),
+            );
+            assert_printed(&run, "inst", &INSTALLER_DONE);
+            assert_eq!(run.get("left"), "", "cleanup:\n{run}");
+            assert_eq!(run.get("same"), "yes", "the installed binary:\n{run}");
+            assert_first_call(&run, mode);
+        }
+    }
+}
+
+#[test]
+fn shell_installer_under_dash() {
+    shell_installer("dash");
+}
+
+#[test]
+fn shell_installer_under_busybox_sh() {
+    shell_installer("/bin/busybox sh");
+}
+
+#[test]
+fn shell_installer_options() {
+    for suite in suites() {
+        for shell in ["dash", "/bin/busybox sh"] {
+            let run = scenario(
+                &suite,
+                &format!(
+                    r#"
+{STAGE}
+snap >/tmp/before
+step bad {shell} $I --frobnicate
+unchanged bad
+echo "bad_left=$(ls -A /tmp/inst | tr '\n' ' ')"
+step keep {shell} $I --no-cleanup
+echo "kept=$(ls -A /tmp/inst | tr '\n' ' ')"
+snap >/tmp/before
+step again {shell} $I --no-cleanup
+unchanged again
+step last {shell} $I
+echo "left=$(ls -A /tmp/inst)"
+"#
+                ),
+            );
+            let bad = step(&run, "bad");
+            assert_eq!(bad.rc, 2, "{run}");
+            assert!(
+                bad.err
+                    .starts_with("iptables-wrapper-installer: unknown option --frobnicate"),
+                "{run}"
+            );
+            assert!(bad.out.is_empty(), "{run}");
+            assert_unchanged(&run, "bad");
+            let both = "iptables-wrapper iptables-wrapper-installer.sh ";
+            assert_eq!(run.get("bad_left"), both, "{run}");
+            assert_printed(&run, "keep", &INSTALLER_DONE[..3]);
+            assert_eq!(run.get("kept"), both, "--no-cleanup:\n{run}");
+            assert_printed(&run, "again", &[]);
+            assert_unchanged(&run, "again");
+            assert_printed(&run, "last", &INSTALLER_DONE[3..]);
+            assert_eq!(run.get("left"), "", "{run}");
+        }
+    }
+}
+
+#[test]
+fn shell_installer_passes_refusals_and_no_sanity_check_through() {
+    for suite in suites() {
+        for shell in ["dash", "/bin/busybox sh"] {
+            let run = scenario(
+                &suite,
+                &format!(
+                    r#"
+{STAGE}
+fake_nft 1.8.3
+snap >/tmp/before
+step refused {shell} $I
+unchanged refused
+echo "refused_left=$(ls -A /tmp/inst | tr '\n' ' ')"
+step forced {shell} $I --no-sanity-check
+echo "left=$(ls -A /tmp/inst)"
+"#
+                ),
+            );
+            let s = step(&run, "refused");
+            assert_eq!(s.rc, 1, "{run}");
+            for needle in [
+                "iptables-wrapper: install refused: iptables 1.8.3 is too old",
+                "--no-sanity-check",
+                "iptables-wrapper-installer: removed /usr/sbin/iptables-wrapper again; nothing changed",
+            ] {
+                assert!(s.err.contains(needle), "lacks {needle:?}:\n{run}");
+            }
+            assert_unchanged(&run, "refused");
+            assert_eq!(
+                run.get("refused_left"),
+                "iptables-wrapper iptables-wrapper-installer.sh ",
+                "a refusal cleans nothing up:\n{run}"
+            );
+            assert_printed(&run, "forced", &INSTALLER_DONE);
+            assert_eq!(run.get("left"), "", "{run}");
+        }
+    }
+}
+
+#[test]
+fn shell_installer_fed_on_stdin_uses_the_working_directory() {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            &format!(
+                r#"
+{STAGE}
+cd /tmp/inst
+step inst dash -s <$I
+echo "left=$(ls -A /tmp/inst)"
+"#
+            ),
+        );
+        // $0 names no file, so only the binary is cleaned up.
+        assert_printed(
+            &run,
+            "inst",
+            &[
+                INSTALLER_DONE[0],
+                REGISTERED[0],
+                REGISTERED[1],
+                INSTALLER_DONE[3],
+            ],
+        );
+        assert_eq!(run.get("left"), "iptables-wrapper-installer.sh", "{run}");
+    }
+}
+
+/// A sanity-check refusal after `setup`: refused with `needles`, nothing
+/// changed, and `--no-sanity-check` installs anyway.
+fn refusal(setup: &str, needles: &[&str]) {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            &format!(
+                r#"
+{setup}
+snap >/tmp/before
+step refused $W install
+unchanged refused
+step forced $W install --no-sanity-check
+"#
+            ),
+        );
+        assert_refused(&run, "refused", needles);
+        assert_printed(&run, "forced", &REGISTERED);
+    }
+}
+
+#[test]
+fn refuses_iptables_1_8_3() {
+    refusal(
+        "fake_nft 1.8.3",
+        &[
+            "iptables 1.8.3 is too old",
+            "loops forever in nft mode when nf_tables cannot be loaded",
+            "Use iptables 1.8.4 or newer",
+            "`/usr/sbin/xtables-nft-multi --version`",
+            "--no-sanity-check",
+        ],
+    );
+}
+
+#[test]
+fn refuses_iptables_1_8_2() {
+    refusal(
+        "fake_nft 1.8.2",
+        &[
+            "iptables 1.8.2 is too old",
+            "`-C` misses rules just added with `-A`",
+            "Use iptables 1.8.4 or newer",
+            "--no-sanity-check",
+        ],
+    );
+}
+
+#[test]
+fn refuses_a_missing_legacy_multi() {
+    refusal(
+        "rm /usr/sbin/xtables-legacy-multi",
+        &[
+            "/usr/sbin/xtables-legacy-multi is missing",
+            "apt-get install iptables",
+            "--no-sanity-check",
+        ],
+    );
+}
+
+#[test]
+fn refuses_an_unrunnable_binary_without_a_package_entry() {
+    refusal(
+        "garbage_nft\nperl -00 -i -ne 'print unless /^Package: iptables$/m' /var/lib/dpkg/status",
+        &[
+            "cannot tell the iptables version",
+            "/usr/sbin/xtables-nft-multi cannot be run",
+            "Exec format error",
+            "/var/lib/dpkg/status",
+            "rerun with --no-sanity-check",
+        ],
+    );
+}
+
+#[test]
+fn refuses_an_unrunnable_binary_whose_package_entry_is_too_old() {
+    refusal(
+        "garbage_nft\nsed -i '/^Package: iptables$/,/^$/s/^Version: .*/Version: 1.8.2-4/' /var/lib/dpkg/status",
+        &[
+            "iptables 1.8.2 is too old",
+            "Version from /var/lib/dpkg/status, since /usr/sbin/xtables-nft-multi cannot be run",
+            "Exec format error",
+        ],
+    );
+}
+
+#[test]
+fn reads_the_version_of_an_unrunnable_binary_from_dpkg() {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            r#"
+garbage_nft
+echo "dpkg=$(dpkg-query -W -f '${Version}' iptables)"
+step first $W install
+"#,
+        );
+        assert!(run.get("dpkg").starts_with("1.8."), "{run}");
+        assert_printed(&run, "first", &REGISTERED);
+    }
+}
+
+#[test]
+fn install_works_without_proc() {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            r#"
+/bin/busybox umount /proc
+echo "proc=$(ls -A /proc | wc -l)"
+snap >/tmp/before
+cd /usr/sbin
+step relative ./iptables-wrapper install
+unchanged relative
+cd /
+step first /usr/sbin/iptables-wrapper install
+step second /usr/sbin/iptables-wrapper install
+/bin/busybox mount -t proc proc /proc
+set -- nft
+value installed
+resolved installed
+step v iptables -V
+value after
+resolved switched
+"#,
+        );
+        assert_eq!(run.get("proc"), "0", "/proc is still mounted:\n{run}");
+        assert_refused(
+            &run,
+            "relative",
+            &["/proc/self/exe", "run it by absolute path"],
+        );
+        assert_printed(&run, "first", &REGISTERED);
+        assert_printed(&run, "second", &[]);
+        assert_resolved(&run, "installed", "/usr/sbin/iptables-wrapper");
+        assert_mode_runs(&run, "v", "nft");
+        assert_switched(&run, "nft");
+    }
+}
+
+#[test]
+fn install_refuses_a_directory_without_iptables() {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            r#"
+mkdir /tmp/x
+cp $W /tmp/x/
+snap >/tmp/before
+step absolute /tmp/x/iptables-wrapper install
+unchanged absolute
+cd /tmp/x
+step relative ./iptables-wrapper install
+unchanged relative
+step usage $W install --frobnicate
+unchanged usage
+echo "x=$(ls -A /tmp/x)"
+"#,
+        );
+        for name in ["absolute", "relative"] {
+            assert_refused(
+                &run,
+                name,
+                &[
+                    "/tmp/x holds neither xtables-legacy-multi nor xtables-nft-multi",
+                    "/usr/sbin",
+                ],
+            );
+        }
+        let usage = step(&run, "usage");
+        assert_eq!(usage.rc, 2, "{run}");
+        assert!(usage.err.contains("--frobnicate"), "{run}");
+        assert_unchanged(&run, "usage");
+        assert_eq!(run.get("x"), "iptables-wrapper", "{run}");
+    }
+}
