@@ -46,7 +46,7 @@ rootfs: deps
 lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets --locked -- -D warnings
-	shellcheck installer/*.sh tests/*.sh
+	shellcheck installer/*.sh tests/*.sh tests/images/*.sh
 
 unit-test:
 	cargo test --locked --bins

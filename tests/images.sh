@@ -1,0 +1,451 @@
+#!/bin/bash
+# Builds the images in images/ (and two test-only layouts) with podman and
+# runs the first-call scenarios in them, the way a hostNetwork pod runs the
+# wrapper. `make image-test` runs it as root after `make build rootfs`.
+#
+# No registry can be reached, so every base image is made here:
+# - each Debian suite in $SUITES is imported from the root file system that
+#   `make rootfs` cached in $ROOTFS_CACHE (tar | podman import);
+# - images/Dockerfile.debian is built on each suite, and
+#   images/Dockerfile.distroless, tests/images/Dockerfile.alpine-layout and
+#   tests/images/Dockerfile.fedora-layout (twice: merged /usr/sbin as on
+#   Fedora 42+, and a separate /usr/sbin as on Fedora 41) on the last suite.
+# Builds run under `unshare --net` with chroot isolation, so their RUN steps
+# see an empty network namespace and never the machine's rules (apt-get update
+# fails there, harmlessly: the imported roots already hold iptables).
+#
+# Every container gets its own network namespace (--network none, so podman
+# sets up no networking and touches no firewall on the machine), which stands
+# in for the host's. In it, tests/images/scenario.sh puts kubelet's hint chain
+# in one mode and junk rules in the other, makes the first call (iptables -L,
+# ip6tables-save, or iptables-restore with rules on stdin) and checks that the
+# six names now lead to the hinted mode and that iptables -V agrees.
+#
+# The distroless image has no shell to run that script, and mounting one in
+# would make it a different image. There the scenario is driven from outside:
+# a holder container (the Debian base) owns the network namespace and sets up
+# the rulesets; the distroless container joins it (--network container:) and
+# runs only the first call, as its command; the links are read through
+# `podman mount`, and the container's file system is committed so that
+# `iptables -V` runs on exactly that state. That it has no shell is shown by
+# `podman run IMAGE /bin/sh` failing and by its file list.
+#
+# Images and containers are named with this run's id, and only those are
+# removed at the end (also on failure or interrupt). The last line printed is
+# "N passed, M failed"; the exit status is non-zero if anything failed. A
+# failed check's output is shown; IMAGE_TEST_VERBOSE=1 shows every check's.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests}
+read -ra suites <<<"${SUITES:-bookworm trixie}"
+bin=${IPTABLES_WRAPPER_BIN:-$here/bin/iptables-wrapper}
+installer=$here/installer/iptables-wrapper-installer.sh
+scenario=$here/tests/images/scenario.sh
+run_id="$$-$RANDOM"
+
+podman=(podman --runtime runc --cgroup-manager=cgroupfs)
+# Raising rlimits is not permitted here, so containers get lower ones.
+limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+run_opts=(--privileged --network none "${limits[@]}")
+
+die() {
+    echo "images: $*" >&2
+    exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root (podman import/build/run, unshare)"
+for tool in podman runc unshare tar; do
+    command -v "$tool" >/dev/null || die "$tool is not installed; run 'make deps'"
+done
+busybox=$(command -v busybox) || die "busybox is not installed; run 'make deps' (busybox-static)"
+if ldd "$busybox" >/dev/null 2>&1; then
+    die "$busybox is dynamically linked; the Alpine-layout image needs busybox-static"
+fi
+[ -x "$bin" ] || die "no wrapper binary at $bin; run 'make build'"
+[ -f "$installer" ] || die "no installer at $installer"
+[ "${#suites[@]}" -ge 2 ] || die "SUITES must name at least two Debian suites (got: ${suites[*]:-none})"
+for s in "${suites[@]}"; do
+    [ -x "$cache/$s/usr/sbin/xtables-nft-multi" ] || die "no $s root file system in $cache; run 'make rootfs'"
+done
+layout_suite=${suites[${#suites[@]} - 1]}
+
+work=$(mktemp -d /tmp/iptables-wrapper-images.XXXXXX)
+track=$work/created
+: >"$track"
+mkdir "$work/logs"
+
+# Everything this run creates is written to $track first, and only that is
+# removed: containers before images, newest first.
+track() {
+    echo "$1 $2" >>"$track"
+}
+cleaned=
+cleanup() {
+    [ -z "$cleaned" ] || return 0
+    cleaned=yes
+    local kind name
+    if [ -f "$track" ]; then
+        while read -r kind name; do
+            [ "$kind" = container ] || continue
+            podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+        done < <(tac "$track")
+        while read -r kind name; do
+            [ "$kind" = image ] || continue
+            if podman image exists "$name" 2>/dev/null; then
+                podman rmi "$name" >/dev/null 2>&1 || echo "images: warning: could not remove image $name" >&2
+            fi
+        done < <(tac "$track")
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+# check NAME FUNCTION [ARGS...]: runs the function with errexit in a
+# subshell, its output in a log that is shown when it fails.
+check() {
+    local name=$1 log
+    shift
+    log=$work/logs/$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_').log
+    local start=$SECONDS rc=0
+    set +e
+    (
+        set -e
+        "$@"
+    ) >"$log" 2>&1
+    rc=$?
+    set -e
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1))
+        echo "PASS: $name ($((SECONDS - start))s)"
+        if [ "${IMAGE_TEST_VERBOSE:-}" = 1 ]; then sed 's/^/    /' "$log"; fi
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name (exit $rc)"
+        tail -n 60 "$log" | sed 's/^/    /'
+    fi
+    return 0
+}
+# skip NAME WHY: a check that could not run counts as failed.
+skip() {
+    failed=$((failed + 1))
+    echo "FAIL: $1 (not run: $2)"
+}
+
+# Build contexts. A user-facing one holds just what images/ expects at its
+# root; the test one adds what the test-only Dockerfiles copy.
+ctx=$work/context
+test_ctx=$work/test-context
+mkdir "$ctx" "$test_ctx"
+cp -p "$bin" "$ctx/iptables-wrapper"
+cp -p "$installer" "$ctx/iptables-wrapper-installer.sh"
+
+installer_is_executable() {
+    if [ ! -x "$installer" ]; then
+        echo "$installer is not executable: RUN /tmp/iptables-wrapper-installer.sh fails with 'Permission denied'"
+        echo "(fix: chmod +x, and commit the mode); the images below are built with a copy made executable"
+        return 1
+    fi
+}
+check "installer/iptables-wrapper-installer.sh is executable" installer_is_executable
+chmod 0755 "$ctx/iptables-wrapper-installer.sh"
+cp -p "$ctx/iptables-wrapper" "$ctx/iptables-wrapper-installer.sh" "$test_ctx/"
+cp "$busybox" "$test_ctx/busybox"
+install -m 0755 "$here/tests/images/fedora-alternatives.sh" "$test_ctx/fedora-alternatives.sh"
+
+echo "images: $(podman --version), run $run_id, suites: ${suites[*]} (layouts on $layout_suite)"
+
+base_image() {
+    echo "localhost/ipw-test-base-$1:$run_id"
+}
+import_base() { # SUITE
+    local image
+    image=$(base_image "$1")
+    track image "$image"
+    tar -C "$cache/$1" -c . | podman import -q - "$image"
+}
+
+built=()
+build() { # NAME DOCKERFILE CONTEXT [BUILD ARGS...]
+    local name=$1 file=$2 context=$3
+    shift 3
+    local image=localhost/ipw-test-$name:$run_id
+    track image "$image"
+    unshare --net podman build --isolation=chroot --pull=never --layers=false --force-rm \
+        "$@" -f "$file" -t "$image" "$context"
+}
+is_built() {
+    local b
+    for b in "${built[@]}"; do [ "$b" = "$1" ] && return 0; done
+    return 1
+}
+build_check() { # NAME DOCKERFILE CONTEXT [BUILD ARGS...]
+    local before=$failed
+    check "build $1 ($(basename "$2"))" build "$@"
+    [ "$failed" -ne "$before" ] || built+=("$1")
+}
+
+# The scenario inside a container of an image that has a shell.
+scenario_in() { # NAME MODE FIRST
+    local name=ipw-test-$run_id-$1-$2-$3
+    track container "$name"
+    timeout 180 "${podman[@]}" run --rm --name "$name" "${run_opts[@]}" \
+        -e IPTABLES_WRAPPER_DEBUG=1 -v "$scenario:/ipw-scenario.sh:ro" \
+        "localhost/ipw-test-$1:$run_id" /bin/sh /ipw-scenario.sh "$2" "$3"
+}
+
+first_calls=(iptables ip6tables-save iptables-restore)
+describe_first() {
+    case $1 in
+    iptables) echo "iptables -L" ;;
+    ip6tables-save) echo "ip6tables-save" ;;
+    iptables-restore) echo "iptables-restore <rules" ;;
+    esac
+}
+scenarios() { # NAME
+    local mode first label
+    for mode in legacy nft; do
+        for first in "${first_calls[@]}"; do
+            label="$1: hint in $mode, first call $(describe_first "$first")"
+            if is_built "$1"; then
+                check "$label" scenario_in "$1" "$mode" "$first"
+            else
+                skip "$label" "image not built"
+            fi
+        done
+    done
+}
+
+# How the install left each layout, before any first call.
+in_image() { # NAME SCRIPT
+    timeout 120 "${podman[@]}" run --rm "${run_opts[@]}" "localhost/ipw-test-$1:$run_id" /bin/sh -c "$2"
+}
+debian_layout() { # NAME
+    # shellcheck disable=SC2016 # expanded in the container
+    in_image "$1" '
+        set -e
+        for g in iptables ip6tables; do
+            update-alternatives --query "$g" >"/tmp/$g.query"
+            cat "/tmp/$g.query"
+            grep -qx "Value: /usr/sbin/iptables-wrapper" "/tmp/$g.query"
+        done
+        test "$(readlink /usr/sbin/iptables)" = /etc/alternatives/iptables
+        test ! -e /tmp/iptables-wrapper && test ! -e /tmp/iptables-wrapper-installer.sh'
+}
+alpine_layout() { # NAME
+    # shellcheck disable=SC2016 # expanded in the container
+    in_image "$1" '
+        set -e
+        test "$(readlink /bin/sh)" = /bin/busybox
+        if command -v update-alternatives || command -v alternatives; then exit 1; fi
+        test ! -e /etc/alternatives
+        for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+            test "$(readlink "/sbin/$n")" = iptables-wrapper
+        done
+        test "$(readlink /sbin/iptables-legacy)" = xtables-legacy-multi
+        test ! -e /usr/sbin/iptables-wrapper
+        test ! -e /tmp/iptables-wrapper && test ! -e /tmp/iptables-wrapper-installer.sh'
+}
+fedora_layout() { # NAME SBINDIR
+    # shellcheck disable=SC2016 # expanded in the container
+    in_image "$1" '
+        set -e
+        sbindir='"$2"'
+        if command -v update-alternatives; then exit 1; fi
+        test ! -e /var/lib/dpkg/alternatives/iptables
+        if [ "$sbindir" = /usr/bin ]; then test "$(readlink /usr/sbin)" = bin; else test ! -L /usr/sbin; fi
+        alternatives --display iptables >/tmp/display
+        cat /tmp/display
+        grep -qx "iptables - status is auto." /tmp/display
+        grep -q "priority 100\$" /tmp/display
+        test "$(basename "$(readlink /etc/alternatives/iptables)")" = iptables-wrapper
+        for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+            test "$(readlink "$sbindir/$n")" = "/etc/alternatives/$n"
+            test "$(basename "$(readlink -f "$sbindir/$n")")" = iptables-wrapper
+        done
+        test ! -e /tmp/iptables-wrapper && test ! -e /tmp/iptables-wrapper-installer.sh'
+}
+
+# The distroless image, driven from outside (see the top of this file).
+dl_names="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
+dl_links() { # CONTAINER WANT: every name in /usr/sbin is a link to WANT
+    local mnt n t rc=0
+    mnt=$(podman mount "$1")
+    for n in $dl_names; do
+        t=$(readlink "$mnt/usr/sbin/$n" || true)
+        if [ "$t" != "$2" ]; then
+            echo "/usr/sbin/$n -> ${t:-(not a link)}, expected $2"
+            rc=1
+        fi
+    done
+    podman unmount "$1" >/dev/null
+    [ "$rc" -eq 0 ] && echo "the six names in /usr/sbin link to $2"
+    return "$rc"
+}
+distroless_scenario() { # MODE FIRST
+    local mode=$1 first=$2 wrong fam want
+    case $mode in
+    legacy) wrong=nft want='(legacy)' ;;
+    nft) wrong=legacy want='(nf_tables)' ;;
+    esac
+    fam=iptables
+    [ "$first" != ip6tables-save ] || fam=ip6tables
+    local holder=ipw-test-$run_id-holder-$mode-$first dl=ipw-test-$run_id-distroless-$mode-$first
+    local after=localhost/ipw-test-distroless-after-$mode-$first:$run_id
+    track container "$holder"
+    track container "$dl"
+    track image "$after"
+    # The holder owns the network namespace, the stand-in for the host's.
+    "${podman[@]}" run -d --name "$holder" "${run_opts[@]}" "$(base_image "$layout_suite")" sleep infinity >/dev/null
+    "${podman[@]}" exec "$holder" /bin/sh -ec "
+        $fam-$mode -t mangle -N KUBE-IPTABLES-HINT
+        $fam-$wrong -t filter -N BAD-1
+        $fam-$wrong -t filter -A BAD-1 -j ACCEPT
+        $fam-$wrong -t filter -N BAD-2
+        $fam-$wrong -t filter -A BAD-2 -j DROP"
+    echo "hint chain in $fam-$mode, junk rules in $fam-$wrong"
+
+    local cmd=("$first") interactive=()
+    case $first in
+    iptables) cmd=(iptables -L -n) ;;
+    iptables-restore) cmd=(iptables-restore --noflush) interactive=(-i) ;;
+    esac
+    "${podman[@]}" create --name "$dl" --privileged --network "container:$holder" "${limits[@]}" \
+        "${interactive[@]}" -e IPTABLES_WRAPPER_DEBUG=1 "localhost/ipw-test-distroless:$run_id" "${cmd[@]}" >/dev/null
+    dl_links "$dl" iptables-wrapper
+
+    local out=$work/logs/distroless-$mode-$first.out
+    if [ "$first" = iptables-restore ]; then
+        printf '%s\n' '*filter' ':WRAPPER-TEST - [0:0]' '-A WRAPPER-TEST -j RETURN' 'COMMIT' |
+            timeout 120 "${podman[@]}" start -a -i "$dl" >"$out" || true
+    else
+        timeout 120 "${podman[@]}" start -a "$dl" >"$out" || true
+    fi
+    local status
+    status=$(podman inspect -f '{{.State.ExitCode}}' "$dl")
+    cat "$out"
+    [ "$status" = 0 ] || { echo "the first call, ${cmd[*]}, exited $status"; return 1; }
+    case $first in
+    iptables)
+        if grep -q BAD-1 "$out"; then echo "iptables -L listed the $wrong ruleset"; return 1; fi
+        ;;
+    ip6tables-save)
+        grep -q KUBE-IPTABLES-HINT "$out" || { echo "ip6tables-save did not print the $mode ruleset"; return 1; }
+        if grep -q BAD-1 "$out"; then echo "ip6tables-save printed the $wrong ruleset"; return 1; fi
+        ;;
+    iptables-restore)
+        "${podman[@]}" exec "$holder" "iptables-$mode-save" -t filter | grep -q -- '-A WRAPPER-TEST -j RETURN' ||
+            { echo "the rules given on stdin are not in the $mode ruleset"; return 1; }
+        if "${podman[@]}" exec "$holder" "iptables-$wrong-save" -t filter | grep -q WRAPPER-TEST; then
+            echo "iptables-restore wrote to the $wrong ruleset"
+            return 1
+        fi
+        ;;
+    esac
+    echo "first call: ${cmd[*]}"
+    dl_links "$dl" "xtables-$mode-multi"
+
+    # Later calls run on the file system the first call left.
+    podman commit -q "$dl" "$after" >/dev/null
+    local n v
+    for n in iptables ip6tables; do
+        v=$(timeout 120 "${podman[@]}" run --rm --privileged --network "container:$holder" "${limits[@]}" "$after" "$n" -V)
+        case $v in
+        *"$want"*) echo "$n -V: $v" ;;
+        *) echo "$n -V says $v, expected $want"; return 1 ;;
+        esac
+    done
+    podman rm -f -t 0 "$dl" >/dev/null
+    podman rmi "$after" >/dev/null
+    podman rm -f -t 0 "$holder" >/dev/null
+}
+distroless_has_no_shell() {
+    local image=localhost/ipw-test-distroless:$run_id probe=ipw-test-$run_id-distroless-files rc=0
+    if "${podman[@]}" run --rm "${run_opts[@]}" "$image" /bin/sh -c true 2>"$work/logs/sh.err"; then
+        echo "podman run $image /bin/sh succeeded"
+        return 1
+    fi
+    cat "$work/logs/sh.err"
+    grep -q 'no such file or directory' "$work/logs/sh.err" || { echo "/bin/sh failed for another reason"; return 1; }
+    track container "$probe"
+    podman create --name "$probe" "$image" /usr/sbin/iptables-wrapper --version >/dev/null
+    podman export "$probe" | tar -t >"$work/logs/distroless.files"
+    podman rm -f -t 0 "$probe" >/dev/null
+    echo "$(wc -l <"$work/logs/distroless.files") entries in the image's file system"
+    if grep -E '(^|/)(s?bin)/(sh|bash|dash|ash|busybox|apt|apt-get|dpkg|apk|dnf)$' "$work/logs/distroless.files"; then
+        echo "the distroless image has a shell or a package manager (listed above)"
+        rc=1
+    fi
+    grep -qx 'usr/sbin/iptables-wrapper' "$work/logs/distroless.files" || { echo "no usr/sbin/iptables-wrapper"; rc=1; }
+    return "$rc"
+}
+distroless_scenarios() {
+    local mode first label
+    for mode in legacy nft; do
+        for first in "${first_calls[@]}"; do
+            label="distroless: hint in $mode, first call $(describe_first "$first")"
+            if is_built distroless; then
+                check "$label" distroless_scenario "$mode" "$first"
+            else
+                skip "$label" "image not built"
+            fi
+        done
+    done
+}
+
+start=$SECONDS
+
+for s in "${suites[@]}"; do
+    check "import the $s root file system as $(base_image "$s")" import_base "$s"
+done
+
+for s in "${suites[@]}"; do
+    build_check "debian-$s" "$here/images/Dockerfile.debian" "$ctx" --build-arg "BASE=$(base_image "$s")"
+done
+layout_base=(--build-arg "BASE=$(base_image "$layout_suite")")
+build_check distroless "$here/images/Dockerfile.distroless" "$ctx" "${layout_base[@]}"
+build_check alpine-layout "$here/tests/images/Dockerfile.alpine-layout" "$test_ctx" "${layout_base[@]}"
+build_check fedora-layout "$here/tests/images/Dockerfile.fedora-layout" "$test_ctx" "${layout_base[@]}"
+build_check fedora41-layout "$here/tests/images/Dockerfile.fedora-layout" "$test_ctx" "${layout_base[@]}" \
+    --build-arg SBINDIR=/usr/sbin
+
+for s in "${suites[@]}"; do
+    if is_built "debian-$s"; then
+        check "debian-$s: wrapper registered with update-alternatives" debian_layout "debian-$s"
+    else
+        skip "debian-$s: wrapper registered with update-alternatives" "image not built"
+    fi
+    scenarios "debian-$s"
+done
+
+if is_built distroless; then
+    check "distroless: no shell or package manager in the image" distroless_has_no_shell
+else
+    skip "distroless: no shell or package manager in the image" "image not built"
+fi
+distroless_scenarios
+
+if is_built alpine-layout; then
+    check "alpine-layout: busybox /bin/sh, names in /sbin linked to the wrapper, no alternatives tool" alpine_layout alpine-layout
+else
+    skip "alpine-layout: layout" "image not built"
+fi
+scenarios alpine-layout
+
+for f in fedora-layout:/usr/bin fedora41-layout:/usr/sbin; do
+    name=${f%%:*}
+    if is_built "$name"; then
+        check "$name: wrapper registered with alternatives (model) in ${f#*:}" fedora_layout "$name" "${f#*:}"
+    else
+        skip "$name: layout" "image not built"
+    fi
+    scenarios "$name"
+done
+
+cleanup
+echo "images: done in $((SECONDS - start))s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
