@@ -115,7 +115,7 @@ impl Host {
     fn start(&self, probe: &Probe) -> Result<Running, Outcome> {
         let multi = self.multi(probe.mode);
         let mut child = Command::new(&multi)
-            .arg0(probe.save_command())
+            .arg0(probe.command())
             .args(probe.args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -128,8 +128,9 @@ impl Host {
         let stdout = child.stdout.take().expect("stdout is piped");
         let started = Instant::now();
         let (tx, done) = mpsc::channel();
+        let format = probe.format();
         let thread = thread::spawn(move || {
-            let scanned = scan::scan_reader(stdout);
+            let scanned = scan::scan_reader(stdout, format);
             let status = child.wait();
             let outcome = match (scanned, status) {
                 (Ok(scan), Ok(s)) if s.success() => Outcome::Done {
@@ -229,8 +230,8 @@ mod tests {
     #[test]
     fn a_probe_sees_its_args_and_its_output_is_streamed() {
         let (host, dir) = host_with(
-            r#"[ "$1 $2" = "-t mangle" ] || exit 3
-echo '*mangle'; echo ':KUBE-KUBELET-CANARY - [0:0]'; i=0; while [ $i -lt 1000 ]; do echo "-A X -j ACCEPT"; i=$((i+1)); done"#,
+            r#"[ "$1 $2 $3" = "-t mangle -S" ] || exit 3
+echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 ]; do echo "-A X -j ACCEPT"; i=$((i+1)); done"#,
             DEFAULT_TIMEOUT,
         );
         assert!(host.installed(Mode::Nft) && !host.installed(Mode::Legacy));

@@ -117,7 +117,7 @@ mod tests {
             concat!(
                 r#"{"mode":"legacy","reason":"KUBE-IPTABLES-HINT in iptables-legacy mangle","dir":"/usr/sbin","probes":["#,
                 r#"{"command":"iptables-legacy-save -t mangle","result":"ok","rules":2,"hint":"KUBE-IPTABLES-HINT","ms":2.5},"#,
-                r#"{"command":"ip6tables-nft-save -t mangle","result":"failed","detail":"said \"no\"\n"},"#,
+                r#"{"command":"ip6tables-nft -t mangle -S","result":"failed","detail":"said \"no\"\n"},"#,
                 r#"{"command":"iptables-nft-save","result":"timeout","ms":5000.0},"#,
                 r#"{"command":"ip6tables-legacy-save -t mangle","result":"not-run","detail":"mangle not listed"}]}"#
             )

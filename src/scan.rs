@@ -1,7 +1,11 @@
-//! Reads `iptables-save` output as it streams in: counts rule lines and
-//! notices the kubelet's hint chains. Pure, and bounded in memory whatever
-//! the size of the dump, so a 100,000-rule ruleset costs no more RAM than an
-//! empty one.
+//! Reads iptables output as it streams in: counts rule lines and notices
+//! the kubelet's hint chains. Pure, and bounded in memory whatever the size
+//! of the dump, so a 100,000-rule ruleset costs no more RAM than an empty one.
+//!
+//! Two formats come in. `iptables-save` declares chains as
+//! `:NAME POLICY [packets:bytes]` and prints rules as `-A CHAIN ...`.
+//! `iptables -S` (the listing used for nft's hint, see `detect.rs`) declares
+//! chains as `-N NAME` and also prints policies as `-P CHAIN POLICY`.
 
 use std::io::{self, Read};
 
@@ -10,41 +14,47 @@ use std::io::{self, Read};
 /// `KUBE-KUBELET-CANARY` is older kubelets' canary chain, made in the same mode.
 pub const HINT_CHAINS: [&str; 2] = ["KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"];
 
-/// What one save dump told us.
+/// Which command's output is being read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `iptables-save`: every line that starts with `-` is a rule.
+    Save,
+    /// `iptables -S`: rules are the `-A` lines; `-N` and `-P` are not rules.
+    List,
+}
+
+/// What one dump told us.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scan {
-    /// Lines that start with `-`: one per rule (`-A CHAIN ...`).
+    /// Rule lines (`-A CHAIN ...`).
     pub rules: u64,
-    /// The first hint chain declared in the dump (`:KUBE-IPTABLES-HINT - [0:0]`).
+    /// The first hint chain declared in the dump.
     pub hint: Option<&'static str>,
 }
 
-/// Longest line prefix we keep: enough for `:` plus the longest hint name and
-/// the separator after it. Everything past it on a line is only skipped.
-const PREFIX: usize = 1 + 19 + 1;
+/// Longest line prefix we keep: enough for `-N ` plus the longest hint name
+/// and the character after it. Everything past it on a line is only skipped.
+const PREFIX: usize = 3 + 19 + 1;
 
 /// A push scanner: feed it chunks in any split, then call [`Scanner::finish`].
 #[derive(Debug)]
 pub struct Scanner {
+    format: Format,
     scan: Scan,
     prefix: [u8; PREFIX],
     len: usize,
-    /// Bytes seen on the current line, capped at PREFIX + 1.
-    seen: usize,
-}
-
-impl Default for Scanner {
-    fn default() -> Self {
-        Scanner {
-            scan: Scan::default(),
-            prefix: [0; PREFIX],
-            len: 0,
-            seen: 0,
-        }
-    }
 }
 
 impl Scanner {
+    pub fn new(format: Format) -> Scanner {
+        Scanner {
+            format,
+            scan: Scan::default(),
+            prefix: [0; PREFIX],
+            len: 0,
+        }
+    }
+
     pub fn feed(&mut self, mut chunk: &[u8]) {
         while !chunk.is_empty() {
             match chunk.iter().position(|&b| b == b'\n') {
@@ -62,36 +72,41 @@ impl Scanner {
     }
 
     pub fn finish(mut self) -> Scan {
-        if self.seen > 0 {
+        if self.len > 0 {
             self.end_line();
         }
         self.scan
     }
 
     fn take(&mut self, part: &[u8]) {
-        if self.seen == 0 && !part.is_empty() && part[0] == b'-' {
-            self.scan.rules += 1;
-        }
-        let room = PREFIX - self.len;
-        let n = room.min(part.len());
+        let n = (PREFIX - self.len).min(part.len());
         self.prefix[self.len..self.len + n].copy_from_slice(&part[..n]);
         self.len += n;
-        self.seen = self.seen.saturating_add(part.len()).min(PREFIX + 1);
     }
 
     fn end_line(&mut self) {
+        let line = &self.prefix[..self.len];
+        let is_rule = match self.format {
+            Format::Save => line.first() == Some(&b'-'),
+            Format::List => line.starts_with(b"-A "),
+        };
+        if is_rule {
+            self.scan.rules += 1;
+        }
         if self.scan.hint.is_none() {
-            self.scan.hint = hint_in(&self.prefix[..self.len]);
+            let declared = match self.format {
+                Format::Save => line.strip_prefix(b":"),
+                Format::List => line.strip_prefix(b"-N "),
+            };
+            self.scan.hint = declared.and_then(hint_named);
         }
         self.len = 0;
-        self.seen = 0;
     }
 }
 
-/// A chain declaration line is `:NAME POLICY [packets:bytes]`. The name must
-/// match exactly: `KUBE-IPTABLES-HINT-X` is somebody else's chain.
-fn hint_in(line: &[u8]) -> Option<&'static str> {
-    let rest = line.strip_prefix(b":")?;
+/// The hint chain whose name starts `rest` and is followed by nothing or
+/// white space: `KUBE-IPTABLES-HINT-X` is somebody else's chain.
+fn hint_named(rest: &[u8]) -> Option<&'static str> {
     HINT_CHAINS.iter().copied().find(|name| {
         rest.strip_prefix(name.as_bytes())
             .is_some_and(|after| matches!(after.first(), None | Some(b' ' | b'\t' | b'\r')))
@@ -99,8 +114,8 @@ fn hint_in(line: &[u8]) -> Option<&'static str> {
 }
 
 /// Scans a whole reader in fixed-size chunks.
-pub fn scan_reader<R: Read>(mut r: R) -> io::Result<Scan> {
-    let mut scanner = Scanner::default();
+pub fn scan_reader<R: Read>(mut r: R, format: Format) -> io::Result<Scan> {
+    let mut scanner = Scanner::new(format);
     let mut buf = [0u8; 64 * 1024];
     loop {
         match r.read(&mut buf) {
@@ -128,7 +143,37 @@ COMMIT
 ";
 
     fn scan(s: &str) -> Scan {
-        scan_reader(s.as_bytes()).unwrap()
+        scan_reader(s.as_bytes(), Format::Save).unwrap()
+    }
+
+    fn list(s: &str) -> Scan {
+        scan_reader(s.as_bytes(), Format::List).unwrap()
+    }
+
+    #[test]
+    fn reads_the_listing_format() {
+        let text = "-P PREROUTING ACCEPT\n-P POSTROUTING ACCEPT\n-N KUBE-IPTABLES-HINT\n-N OTHER\n-A POSTROUTING -j ACCEPT\n";
+        assert_eq!(
+            list(text),
+            Scan {
+                rules: 1,
+                hint: Some("KUBE-IPTABLES-HINT")
+            }
+        );
+        assert_eq!(
+            list("-N KUBE-KUBELET-CANARY").hint,
+            Some("KUBE-KUBELET-CANARY")
+        );
+        for not_hint in [
+            "-N KUBE-IPTABLES-HINTX\n",
+            "-N KUBE-KUBELET-CANARY-2\n",
+            "-A KUBE-IPTABLES-HINT -j RETURN\n",
+            ":KUBE-IPTABLES-HINT - [0:0]\n",
+        ] {
+            assert_eq!(list(not_hint).hint, None, "{not_hint:?}");
+        }
+        // And the save format does not take listing declarations.
+        assert_eq!(scan("-N KUBE-IPTABLES-HINT\n").hint, None);
     }
 
     #[test]
@@ -199,7 +244,7 @@ COMMIT
         let whole = scan(&text);
         assert_eq!(whole.rules, 50);
         for size in [1, 2, 3, 5, 7, 20, 21, 22, 64] {
-            let mut s = Scanner::default();
+            let mut s = Scanner::new(Format::Save);
             for chunk in text.as_bytes().chunks(size) {
                 s.feed(chunk);
             }

@@ -755,7 +755,7 @@ fn hanging_probe_is_killed_and_the_first_call_finishes() {
         expect_resolved(&run, &ctx, "RESOLVED", Mode::Legacy);
         let json = run.get("JSON_OUT");
         assert_eq!(
-            json.matches("-nft-save -t mangle\",\"result\":\"timeout\"")
+            json.matches("-nft -t mangle -S\",\"result\":\"timeout\"")
                 .count(),
             2,
             "{ctx}: both nft probes time out: {json}"
@@ -763,8 +763,9 @@ fn hanging_probe_is_killed_and_the_first_call_finishes() {
     }
 }
 
-// 8. Detection never creates legacy tables: a namespace with none still has
-// none, and one with only a filter table gets no mangle table.
+// 8. Detection never creates tables: a namespace with no legacy tables
+// still has none, one with only a filter table gets no mangle table, and an
+// empty namespace has no nft tables afterwards either.
 #[test]
 fn detection_creates_no_legacy_tables() {
     for (suite, layout, ctx) in cases() {
@@ -812,6 +813,19 @@ fn detection_creates_no_legacy_tables() {
         );
         expect_version(&run, &ctx, "FIRST", Mode::Legacy);
         expect(&run, &ctx, "AFTER", "filter ");
+
+        // Nor does it create nft tables: the nft hint is read with
+        // `iptables-nft -t mangle -S`, which lists without creating.
+        let run = run_case(
+            &suite,
+            layout,
+            "call DETECT /usr/sbin/iptables-wrapper detect
+             echo \"NFT_TABLES=$(iptables-nft-save; ip6tables-nft-save) \"
+             legacy_tables LEGACY_TABLES",
+        );
+        expect(&run, &ctx, "DETECT_OUT", "nft (no evidence, default nft)");
+        expect(&run, &ctx, "NFT_TABLES", " ");
+        expect(&run, &ctx, "LEGACY_TABLES", "");
     }
 }
 
