@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{suites, Run};
+use common::{suites, Run, NAMES};
 
 /// How the wrapper is put in front of the six names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,15 +104,6 @@ enum Target {
     Wrapper,
     Mode(Mode),
 }
-
-const NAMES: [&str; 6] = [
-    "iptables",
-    "iptables-save",
-    "iptables-restore",
-    "ip6tables",
-    "ip6tables-save",
-    "ip6tables-restore",
-];
 
 /// Shell functions every scenario starts with.
 const PRELUDE: &str = r#"

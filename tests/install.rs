@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{repo, sandbox_with, suites, Run};
+use common::{repo, sandbox_with, suites, Run, NAMES};
 
 const HELPERS: &str = r#"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -76,15 +76,6 @@ const BUSYBOX: &str = "/bin/busybox";
 const REGISTERED: [&str; 2] = [
     "registered /usr/sbin/iptables-wrapper as the iptables alternative with priority 100",
     "registered /usr/sbin/iptables-wrapper as the ip6tables alternative with priority 100",
-];
-
-const NAMES: [&str; 6] = [
-    "iptables",
-    "iptables-save",
-    "iptables-restore",
-    "ip6tables",
-    "ip6tables-save",
-    "ip6tables-restore",
 ];
 
 /// Runs `body` after the helpers in a fresh sandbox of `suite`, with the

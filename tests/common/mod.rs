@@ -20,6 +20,16 @@ pub fn suites() -> Vec<String> {
         .collect()
 }
 
+/// The six names the wrapper stands in for.
+pub const NAMES: [&str; 6] = [
+    "iptables",
+    "iptables-save",
+    "iptables-restore",
+    "ip6tables",
+    "ip6tables-save",
+    "ip6tables-restore",
+];
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

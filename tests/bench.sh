@@ -1,0 +1,102 @@
+#!/bin/bash
+# The first-call benchmark (`make bench`). Prints a Markdown table and writes
+# it, with the machine, date and command, into the generated block of
+# BENCHMARKS.md (the rest of that file is left as it is).
+#
+# For every ruleset size N and every case (legacy or nft host, with or
+# without the kubelet hint chain) it starts fresh network, mount and PID
+# namespaces, loads N filter rules in one iptables-<mode>-restore call and
+# runs tests/bench/measure.py there: the wrapper's first `iptables -t nat -S`
+# against a direct call of the same command, back to back, with the links
+# reinstalled before every repetition; a full save of the host's mode when
+# there is no hint; peak memory; and per-probe times. The host's own rules
+# are never touched. See BENCHMARKS.md for the method.
+#
+# Settings (environment):
+#   BENCH_SIZES       rule counts (default "0 1000 10000 100000")
+#   BENCH_CASES       cases, "MODE:HINT ..." (default
+#                     "legacy:yes nft:yes legacy:no nft:no")
+#   BENCH_REPS        repetitions per case (default 20)
+#   BENCH_REPS_LARGE  repetitions when N >= 100000 (default 20)
+#   BENCH_OUT         file to update (default BENCHMARKS.md; "-" for none)
+#   BENCH_MULTI_DIR   where xtables-*-multi are (default /usr/sbin)
+#   IPTABLES_WRAPPER_BIN  the wrapper (default bin/iptables-wrapper)
+#   BENCH_KEEP_RESULTS    also copy the raw results (JSON lines) to this file
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+sizes=${BENCH_SIZES:-0 1000 10000 100000}
+cases=${BENCH_CASES:-legacy:yes nft:yes legacy:no nft:no}
+reps=${BENCH_REPS:-20}
+reps_large=${BENCH_REPS_LARGE:-20}
+out=${BENCH_OUT:-$here/BENCHMARKS.md}
+multi_dir=${BENCH_MULTI_DIR:-/usr/sbin}
+bin=${IPTABLES_WRAPPER_BIN:-$here/bin/iptables-wrapper}
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root (it uses unshare and mount)"
+[ -x "$bin" ] || die "no wrapper binary at $bin; run 'make build'"
+for m in legacy nft; do
+    [ -x "$multi_dir/xtables-$m-multi" ] || die "no $multi_dir/xtables-$m-multi; install iptables"
+done
+command -v unshare >/dev/null || die "unshare (util-linux) is needed"
+command -v cc >/dev/null || die "a C compiler (cc) is needed for tests/bench/maxrss.c"
+# The system Python, not a pyenv shim that may point elsewhere.
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3) || die "python3 is needed"
+
+# The command line, for the record: any settings given, then how it was run.
+cmd="bash tests/bench.sh"
+[ -n "${MAKELEVEL:-}" ] && cmd="make bench"
+for v in BENCH_SIZES BENCH_CASES BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
+    [ -n "${!v:-}" ] && cmd="$v=\"${!v}\" $cmd"
+done
+
+work=$(mktemp -d /tmp/iptables-wrapper-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# A snapshot of the binary, so a rebuild during the run changes nothing.
+cp "$bin" "$work/iptables-wrapper"
+cc -O2 -static -o "$work/maxrss" "$here/tests/bench/maxrss.c" 2>/dev/null ||
+    cc -O2 -o "$work/maxrss" "$here/tests/bench/maxrss.c"
+"$work/maxrss" "$work/floor" /bin/true true
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench: load average $load_before on $(nproc) cores; launcher floor $(cat "$work/floor") KiB" >&2
+
+results=$work/results.jsonl
+: >"$results"
+for n in $sizes; do
+    r=$reps
+    [ "$n" -ge 100000 ] && r=$reps_large
+    "$python" "$here/tests/bench/measure.py" gen "$n" >"$work/rules"
+    for c in $cases; do
+        mode=${c%%:*} hint=${c#*:}
+        echo "bench: $mode host, hint $hint, $n rules, $r repetitions" >&2
+        mkdir -p "$work/scratch"
+        unshare --net --mount --pid --fork --kill-child --mount-proc -- \
+            "$python" "$here/tests/bench/measure.py" case \
+            --mode "$mode" --hint "$hint" --n "$n" --reps "$r" \
+            --rules "$work/rules" --bin "$work/iptables-wrapper" \
+            --scratch "$work/scratch" --maxrss "$work/maxrss" \
+            --multi-dir "$multi_dir" >>"$results"
+    done
+    rm -f "$work/rules"
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+report_out=()
+[ "$out" != "-" ] && report_out=(--out "$out")
+"$python" "$here/tests/bench/measure.py" report "$results" \
+    --bin "$work/iptables-wrapper" --multi-dir "$multi_dir" --command "$cmd" \
+    --load-before "$load_before" --load-after "$load_after" \
+    --floor "$(cat "$work/floor")" \
+    --version "$("$work/iptables-wrapper" --version)" "${report_out[@]}"
+if [ "$out" != "-" ]; then
+    echo "bench: wrote $out" >&2
+fi
+if [ -n "${BENCH_KEEP_RESULTS:-}" ]; then
+    cp "$results" "$BENCH_KEEP_RESULTS"
+fi
