@@ -52,7 +52,7 @@ unit-test:
 	cargo test --locked --bins
 
 integration-test: build rootfs
-	IPTABLES_WRAPPER_BIN=$(CURDIR)/$(BIN) cargo test --locked --tests -- --test-threads=4
+	IPTABLES_WRAPPER_BIN=$(CURDIR)/$(BIN) cargo test --locked --test '*' -- --test-threads=4
 
 test: deps lint unit-test integration-test image-test
 

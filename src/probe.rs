@@ -9,7 +9,7 @@
 //! hang the wrapper nor outlive it.
 
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sys::prctl::set_pdeathsig;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -104,6 +105,27 @@ pub fn read_tables(path: &Path) -> Tables {
     }
 }
 
+/// The first non-empty line of what a probe said on stderr, at most 200
+/// bytes of it; the rest is read and dropped.
+fn first_line(mut r: impl Read) -> Option<String> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = r.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let room = 4096usize.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    let text = String::from_utf8_lossy(&kept);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let mut end = line.len().min(200);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(line[..end].to_string())
+}
+
 struct Running {
     pid: Pid,
     started: Instant,
@@ -114,30 +136,48 @@ struct Running {
 impl Host {
     fn start(&self, probe: &Probe) -> Result<Running, Outcome> {
         let multi = self.multi(probe.mode);
-        let mut child = Command::new(&multi)
+        let mut command = Command::new(&multi);
+        command
             .arg0(probe.command())
             .args(probe.args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             // Its own process group, so a timeout kills whatever it spawned.
-            .process_group(0)
+            .process_group(0);
+        // SAFETY: the closure runs in the child between fork and exec and
+        // only makes one prctl(2) call, which is async-signal-safe. It asks
+        // the kernel to kill the probe if the wrapper dies first (killed by
+        // its caller, say), so a wedged iptables never outlives us. Probes
+        // are started from the main thread, which lives until every probe
+        // has been reaped, so the thread-exit quirk of PDEATHSIG cannot fire.
+        unsafe {
+            command.pre_exec(|| set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
+        }
+        let mut child = command
             .spawn()
             .map_err(|e| Outcome::Failed(format!("cannot run {}: {e}", multi.display())))?;
         let pid = Pid::from_raw(child.id() as i32);
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
         let started = Instant::now();
         let (tx, done) = mpsc::channel();
         let format = probe.format();
         let thread = thread::spawn(move || {
             let scanned = scan::scan_reader(stdout, format);
+            // Read after stdout's end: iptables writes a line or two there,
+            // far below the pipe's 64 KiB, so it cannot block on it.
+            let said = first_line(stderr);
             let status = child.wait();
             let outcome = match (scanned, status) {
                 (Ok(scan), Ok(s)) if s.success() => Outcome::Done {
                     scan,
                     elapsed: started.elapsed(),
                 },
-                (Ok(_), Ok(s)) => Outcome::Failed(format!("exited with {s}")),
+                (Ok(_), Ok(s)) => Outcome::Failed(match said {
+                    Some(line) => format!("exited with {s}: {line}"),
+                    None => format!("exited with {s}"),
+                }),
                 (Err(e), _) => Outcome::Failed(format!("reading its output: {e}")),
                 (_, Err(e)) => Outcome::Failed(format!("waiting for it: {e}")),
             };
@@ -247,6 +287,23 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
             o => panic!("{o:?}"),
         }
         assert_eq!(out[1], Outcome::Failed("exited with exit status: 3".into()));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failing_probe_says_why() {
+        let (host, dir) = host_with(
+            "echo >&2; echo 'iptables-save v1.8.9 (legacy): Cannot initialize: Permission denied (you must be root)' >&2; echo more >&2; exit 4",
+            DEFAULT_TIMEOUT,
+        );
+        let out = host.run(&[Probe::full(Mode::Nft, Family::V4)]);
+        assert_eq!(
+            out[0],
+            Outcome::Failed(
+                "exited with exit status: 4: iptables-save v1.8.9 (legacy): Cannot initialize: Permission denied (you must be root)".into()
+            )
+        );
+        assert_eq!(first_line("x".repeat(300).as_bytes()).unwrap().len(), 200);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -159,6 +159,16 @@ links() {
     echo "$1=${s# }"
 }
 
+# sleepers KEY: how many `sleep` processes (hanging stand-in probes) live in
+# this PID namespace.
+sleepers() {
+    n=0
+    for f in /proc/[0-9]*/comm; do
+        if [ "$(cat "$f" 2>/dev/null)" = sleep ]; then n=$((n + 1)); fi
+    done
+    echo "$1=$n"
+}
+
 # legacy_tables KEY: the legacy tables the kernel lists in this namespace.
 legacy_tables() {
     echo "$1=$(cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null | sort | tr '\n' ' ')"
@@ -704,7 +714,7 @@ fn wrapper_called_directly_with_iptables_arguments_is_refused() {
 }
 
 // 7. A probe that never finishes is killed at the deadline; detection goes
-// on and nothing of it stays behind.
+// on and nothing of it stays behind, even when the wrapper itself is killed.
 #[test]
 fn hanging_probe_is_killed_and_the_first_call_finishes() {
     for (suite, layout, ctx) in cases() {
@@ -720,13 +730,20 @@ fn hanging_probe_is_killed_and_the_first_call_finishes() {
              start=$(date +%s%N)
              call FIRST env IPTABLES_WRAPPER_DEBUG=1 iptables -V
              echo \"ELAPSED_MS=$((($(date +%s%N) - start) / 1000000))\"
-             n=0
-             for f in /proc/[0-9]*/comm; do
-                 if [ \"$(cat \"$f\" 2>/dev/null)\" = sleep ]; then n=$((n + 1)); fi
-             done
-             echo SLEEPERS=$n
-             resolved",
+             sleepers SLEEPERS
+             resolved
+             IPTABLES_WRAPPER_PROBE_TIMEOUT=60 /usr/sbin/iptables-wrapper detect >/dev/null 2>&1 &
+             wrapper=$!
+             sleep 0.5
+             sleepers PROBING
+             kill -9 $wrapper
+             wait $wrapper || true
+             sleep 0.3
+             sleepers ORPHANS",
         );
+        // A wrapper killed while its probes hang takes them with it.
+        expect(&run, &ctx, "PROBING", "2");
+        expect(&run, &ctx, "ORPHANS", "0");
         expect_version(&run, &ctx, "FIRST", Mode::Legacy);
         expect_decision(
             &run,
