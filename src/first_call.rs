@@ -71,9 +71,10 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
             }
         }
         Ok(_) => warn(format_args!(
-            "{} still does not lead to {} after switching; running it directly",
+            "{} still does not lead to {} after switching (the alternatives tool changed nothing); running {} directly (each call detects again until the names lead there)",
             link.display(),
-            mode.multi()
+            mode.multi(),
+            dir.join(mode.multi()).display()
         )),
         Err(e) => warn(format_args!(
             "cannot switch the iptables names to {mode}: {e:#}; running {} directly (each call detects again until the names can be changed)",

@@ -1161,3 +1161,54 @@ mod json {
         }
     }
 }
+
+// 11. An alternatives tool that fails, or says it succeeded but changed
+// nothing: every call still runs the detected mode, with one warning line,
+// and the wrapper never runs itself again.
+#[test]
+fn broken_alternatives_tool_still_runs_the_detected_mode() {
+    for suite in suites() {
+        for (tool, what) in [
+            ("exit 0", "silently does nothing"),
+            (
+                "echo 'update-alternatives: error: cannot write' >&2; exit 2",
+                "fails",
+            ),
+        ] {
+            let ctx = format!("{suite}, alternatives tool that {what}");
+            let run = run_case(
+                &suite,
+                Layout::Alternatives,
+                &format!(
+                    "hint legacy iptables
+                     rules nft iptables 3
+                     tool=$(command -v update-alternatives)
+                     printf '#!/bin/sh\\n%s\\n' \"{tool}\" >\"$tool\"
+                     call FIRST iptables -V
+                     call SECOND ip6tables -V
+                     links AFTER"
+                ),
+            );
+            for key in ["FIRST", "SECOND"] {
+                expect(&run, &ctx, &format!("{key}_RC"), "0");
+                let out = run.get(&format!("{key}_OUT"));
+                assert!(
+                    out.ends_with("(legacy)"),
+                    "{ctx}: {key} printed {out:?}\n{run}"
+                );
+                let err = run.get(&format!("{key}_ERR"));
+                let lines = lines(&err);
+                assert!(
+                    lines.len() == 1 && lines[0].starts_with("iptables-wrapper: warning: "),
+                    "{ctx}: {key} should print one warning line\n{run}"
+                );
+            }
+            expect(
+                &run,
+                &ctx,
+                "AFTER",
+                &Layout::Alternatives.links(Target::Wrapper),
+            );
+        }
+    }
+}
