@@ -33,14 +33,20 @@ pub fn called_path(argv0: &OsStr) -> Result<PathBuf> {
         let cwd = std::env::current_dir().context("cannot read the working directory")?;
         return Ok(cwd.join(p));
     }
-    which::which(argv0)
-        .or_else(|_| fs::read_link("/proc/self/exe").map_err(anyhow::Error::from))
-        .with_context(|| {
-            format!(
-                "cannot find {:?} in PATH, and /proc/self/exe is not readable",
-                argv0
-            )
-        })
+    // Whoever exec'd us may have searched another PATH, or run an explicit
+    // path with a bare argv[0]: trust the lookup only if it leads to this
+    // very binary, and otherwise use where the binary really is.
+    let exe = fs::read_link("/proc/self/exe");
+    match which::which(argv0) {
+        Ok(found)
+            if exe.is_err() || FileId::of(&found) == FileId::of(Path::new("/proc/self/exe")) =>
+        {
+            Ok(found)
+        }
+        _ => exe.with_context(|| {
+            format!("cannot find {argv0:?} in PATH, and /proc/self/exe is not readable")
+        }),
+    }
 }
 
 /// The directory holding `path`, which must exist.

@@ -912,6 +912,18 @@ fn first_call_through_other_spellings_of_the_directory() {
         for (how, call) in [
             ("/sbin/iptables", "/sbin/iptables -V"),
             ("PATH=/sbin", "env PATH=/sbin:/bin iptables -V"),
+            // A bare argv[0] that PATH does not lead back to the wrapper:
+            // not found at all, or found as somebody else's iptables.
+            (
+                "argv[0] iptables, PATH without it",
+                "bash -c 'PATH=/bin; exec -a iptables /usr/sbin/iptables -V'",
+            ),
+            (
+                "argv[0] iptables, another iptables first in PATH",
+                "bash -c 'echo \"echo impostor\" >/usr/local/bin/iptables
+                          chmod +x /usr/local/bin/iptables
+                          PATH=/usr/local/bin:/usr/sbin:/bin; exec -a iptables /usr/sbin/iptables -V'",
+            ),
         ] {
             let c = format!("{ctx}, first call as {how}");
             let run = run_case(
