@@ -139,7 +139,7 @@ fn default_dir(argv0: &OsStr) -> Result<PathBuf, Failure> {
     Mode::ALL
         .iter()
         .rev()
-        .find_map(|m| which::which(m.multi()).ok().and_then(|p| p.parent().map(PathBuf::from)))
+        .find_map(|m| crate::path_search::find(m.multi()).ok().and_then(|p| p.parent().map(PathBuf::from)))
         .ok_or_else(|| {
             Failure::from(anyhow::anyhow!(
                 "no xtables-legacy-multi or xtables-nft-multi next to this binary or in PATH; pass --dir with the directory that holds them"

@@ -37,7 +37,7 @@ pub fn called_path(argv0: &OsStr) -> Result<PathBuf> {
     // path with a bare argv[0]: trust the lookup only if it leads to this
     // very binary, and otherwise use where the binary really is.
     let exe = fs::read_link("/proc/self/exe");
-    match which::which(argv0) {
+    match crate::path_search::find(argv0) {
         Ok(found)
             if exe.is_err() || FileId::of(&found) == FileId::of(Path::new("/proc/self/exe")) =>
         {

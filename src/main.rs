@@ -10,6 +10,7 @@ mod first_call;
 mod install;
 mod locate;
 mod names;
+mod path_search;
 mod probe;
 mod report;
 mod scan;
