@@ -7,15 +7,12 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 
 use crate::alternatives::{self, GroupLinks};
+use crate::deadline::{self, Finished};
 use crate::locate::{self, FileId};
 use crate::names::{self, Mode, COMMANDS};
 use crate::probe::{self, is_executable};
@@ -152,39 +149,24 @@ enum Ran {
 /// Only a failed exec is worth asking the package database about; a binary
 /// that runs but prints no version, or hangs, is refused.
 fn run_version(multi: &Path, timeout: Duration) -> Result<Ran, String> {
-    use std::os::unix::process::CommandExt;
-    let mut child = match Command::new(multi)
-        .arg0("iptables")
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-    {
-        Ok(c) => c,
+    let read_all = |mut out: std::process::ChildStdout| {
+        let mut text = String::new();
+        out.read_to_string(&mut text).map(|_| text)
+    };
+    let started = match deadline::start(multi, "iptables", &["--version"], read_all) {
+        Ok(s) => s,
         Err(e) => return Ok(Ran::CannotExec(e)),
     };
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(format!(
-                    "`{} --version` did not finish within {:.1} s (iptables 1.8.3 in nft mode hangs like this when nf_tables cannot be loaded)",
-                    multi.display(),
-                    timeout.as_secs_f64()
-                ));
-            }
+    let text = match started.finish(Instant::now() + timeout, timeout) {
+        Finished::Ended(ended) => ended.output.unwrap_or_default(),
+        Finished::TimedOut(_) => {
+            return Err(format!(
+                "`{} --version` did not finish within {:.1} s (iptables 1.8.3 in nft mode hangs like this when nf_tables cannot be loaded)",
+                multi.display(),
+                timeout.as_secs_f64()
+            ))
         }
-    }
-    let mut text = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut text);
-    }
+    };
     version::from_output(&text)
         .map(Ran::Version)
         .ok_or_else(|| {

@@ -4,6 +4,7 @@
 
 mod alternatives;
 mod cli;
+mod deadline;
 mod detect;
 mod exec;
 mod first_call;

@@ -1,30 +1,21 @@
 //! The real [`Evidence`]: runs `*-save` commands through the installed multi
 //! binaries, with a deadline, and reads the kernel's legacy table lists.
 //!
-//! Each probe is a child in its own process group whose stdout is scanned by
-//! a thread as it streams (never buffered whole). All probes of a batch run at
-//! once, so a batch costs about as long as its slowest member. A probe still
-//! running at the deadline has its process group killed and is reaped: a
-//! wedged iptables (1.8.3 nft spins forever without nf_tables) must neither
-//! hang the wrapper nor outlive it.
+//! Each probe runs under `deadline.rs`, its stdout scanned as it streams
+//! (never buffered whole). All probes of a batch start at once, so a batch
+//! costs about as long as its slowest member. A probe still running at the
+//! deadline is killed and reaped, and counts as no evidence.
 
 use std::fs;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::prctl::set_pdeathsig;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-
+use crate::deadline::{self, Ended, Finished};
 use crate::detect::{Evidence, Outcome, Probe, Tables};
 use crate::names::{Family, Mode};
-use crate::scan;
+use crate::scan::{self, Scan};
 
 /// Default per-probe deadline, and the variable that changes it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,7 +70,7 @@ impl Evidence for Host {
         running
             .into_iter()
             .map(|r| match r {
-                Ok(r) => r.finish(deadline, self.timeout),
+                Ok(r) => outcome(r.finish(deadline, self.timeout)),
                 Err(o) => o,
             })
             .collect()
@@ -105,115 +96,35 @@ pub fn read_tables(path: &Path) -> Tables {
     }
 }
 
-/// The first non-empty line of what a probe said on stderr, at most 200
-/// bytes of it; the rest is read and dropped.
-fn first_line(mut r: impl Read) -> Option<String> {
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = r.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let room = 4096usize.saturating_sub(kept.len());
-        kept.extend_from_slice(&buf[..n.min(room)]);
-    }
-    let text = String::from_utf8_lossy(&kept);
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let mut end = line.len().min(200);
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(line[..end].to_string())
-}
-
-struct Running {
-    pid: Pid,
-    started: Instant,
-    done: mpsc::Receiver<Outcome>,
-    thread: thread::JoinHandle<()>,
-}
-
 impl Host {
-    fn start(&self, probe: &Probe) -> Result<Running, Outcome> {
+    fn start(&self, probe: &Probe) -> Result<deadline::Started<Scan>, Outcome> {
         let multi = self.multi(probe.mode);
-        let mut command = Command::new(&multi);
-        command
-            .arg0(probe.command())
-            .args(probe.args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Its own process group, so a timeout kills whatever it spawned.
-            .process_group(0);
-        // SAFETY: the closure runs in the child between fork and exec and
-        // only makes one prctl(2) call, which is async-signal-safe. It asks
-        // the kernel to kill the probe if the wrapper dies first (killed by
-        // its caller, say), so a wedged iptables never outlives us. Probes
-        // are started from the main thread, which lives until every probe
-        // has been reaped, so the thread-exit quirk of PDEATHSIG cannot fire.
-        unsafe {
-            command.pre_exec(|| set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
-        }
-        let mut child = command
-            .spawn()
-            .map_err(|e| Outcome::Failed(format!("cannot run {}: {e}", multi.display())))?;
-        let pid = Pid::from_raw(child.id() as i32);
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let started = Instant::now();
-        let (tx, done) = mpsc::channel();
         let format = probe.format();
-        let thread = thread::spawn(move || {
-            let scanned = scan::scan_reader(stdout, format);
-            // Read after stdout's end: iptables writes a line or two there,
-            // far below the pipe's 64 KiB, so it cannot block on it.
-            let said = first_line(stderr);
-            let status = child.wait();
-            let outcome = match (scanned, status) {
-                (Ok(scan), Ok(s)) if s.success() => Outcome::Done {
-                    scan,
-                    elapsed: started.elapsed(),
-                },
-                (Ok(_), Ok(s)) => Outcome::Failed(match said {
-                    Some(line) => format!("exited with {s}: {line}"),
-                    None => format!("exited with {s}"),
-                }),
-                (Err(e), _) => Outcome::Failed(format!("reading its output: {e}")),
-                (_, Err(e)) => Outcome::Failed(format!("waiting for it: {e}")),
-            };
-            let _ = tx.send(outcome);
-        });
-        Ok(Running {
-            pid,
-            started,
-            done,
-            thread,
+        deadline::start(&multi, &probe.command(), &probe.args(), move |out| {
+            scan::scan_reader(out, format)
         })
+        .map_err(|e| Outcome::Failed(format!("cannot run {}: {e}", multi.display())))
     }
 }
 
-impl Running {
-    fn finish(self, deadline: Instant, timeout: Duration) -> Outcome {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let outcome = match self.done.recv_timeout(left) {
-            Ok(o) => o,
-            Err(_) => {
-                // The child is still ours to kill: the reader thread has not
-                // reaped it (it sends only after wait()), so the pid cannot
-                // have been reused. Killing the group closes the pipe, the
-                // thread sees EOF, reaps the child and exits.
-                let _ = killpg(self.pid, Signal::SIGKILL);
-                let reaped = self.done.recv_timeout(Duration::from_secs(1)).is_ok();
-                if !reaped {
-                    // Something outside the group still holds the pipe open.
-                    // Leave the thread behind rather than wait on it.
-                    return Outcome::TimedOut(timeout);
-                }
-                Outcome::TimedOut(timeout.min(self.started.elapsed()))
-            }
-        };
-        let _ = self.thread.join();
-        outcome
+/// What a finished probe is worth as evidence.
+fn outcome(finished: Finished<Scan>) -> Outcome {
+    match finished {
+        Finished::TimedOut(after) => Outcome::TimedOut(after),
+        Finished::Ended(Ended {
+            output,
+            status,
+            said,
+            elapsed,
+        }) => match (output, status) {
+            (Ok(scan), Ok(s)) if s.success() => Outcome::Done { scan, elapsed },
+            (Ok(_), Ok(s)) => Outcome::Failed(match said {
+                Some(line) => format!("exited with {s}: {line}"),
+                None => format!("exited with {s}"),
+            }),
+            (Err(e), _) => Outcome::Failed(format!("reading its output: {e}")),
+            (_, Err(e)) => Outcome::Failed(format!("waiting for it: {e}")),
+        },
     }
 }
 
@@ -303,7 +214,6 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
                 "exited with exit status: 4: iptables-save v1.8.9 (legacy): Cannot initialize: Permission denied (you must be root)".into()
             )
         );
-        assert_eq!(first_line("x".repeat(300).as_bytes()).unwrap().len(), 200);
         fs::remove_dir_all(dir).unwrap();
     }
 
