@@ -10,14 +10,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use nix::unistd::execv;
-
-use crate::names::Mode;
-
-/// Replaces the process with `<dir>/xtables-<mode>-multi`. Returns only on
-/// failure.
-pub fn exec_mode(dir: &Path, mode: Mode, argv0: &str, args: Vec<OsString>) -> anyhow::Error {
-    let program = dir.join(mode.multi());
-    match exec(&program, argv0, args) {
+/// Replaces the process with `program` (a mode's multi binary). Returns
+/// only on failure.
+pub fn exec_multi(program: &Path, argv0: &str, args: Vec<OsString>) -> anyhow::Error {
+    match exec(program, argv0, args) {
         Ok(never) => match never {},
         Err(e) => e,
     }

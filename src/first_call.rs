@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use crate::detect::{self, Refusal, Setting};
-use crate::exec::exec_mode;
+use crate::exec::exec_multi;
 use crate::locate::{self, resolved_mode, FileId};
 use crate::names::Mode;
 use crate::probe::{self, Host};
@@ -104,7 +104,7 @@ fn become_mode(
             ),
         });
     }
-    let err = exec_mode(dir, mode, command, args);
+    let err = exec_multi(&multi, command, args);
     Err(Failure {
         code: 126,
         error: err.context("the real iptables command could not be started"),

@@ -387,6 +387,9 @@ cmp -s /tmp/orig $W && echo same=yes
     }
 }
 
+/// The shells the installer script must run under.
+const SHELLS: [&str; 2] = ["dash", "/bin/busybox sh"];
+
 #[test]
 fn shell_installer_under_dash() {
     shell_installer("dash");
@@ -400,7 +403,7 @@ fn shell_installer_under_busybox_sh() {
 #[test]
 fn shell_installer_options() {
     for suite in suites() {
-        for shell in ["dash", "/bin/busybox sh"] {
+        for shell in SHELLS {
             let run = scenario(
                 &suite,
                 &format!(
@@ -444,7 +447,7 @@ echo "left=$(ls -A /tmp/inst)"
 #[test]
 fn shell_installer_passes_refusals_and_no_sanity_check_through() {
     for suite in suites() {
-        for shell in ["dash", "/bin/busybox sh"] {
+        for shell in SHELLS {
             let run = scenario(
                 &suite,
                 &format!(
