@@ -238,8 +238,7 @@ mod tests {
     #[test]
     fn a_file_the_kernel_will_not_run_is_an_error_not_a_shell_script() {
         let p = std::env::temp_dir().join(format!("ipw-deadline-{}", std::process::id()));
-        std::fs::write(&p, "echo ran as a script\n").unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        crate::test_exe::write_executable(&p, b"echo ran as a script\n");
         let err = start(&p, "iptables", &["--version"], read_all).err();
         std::fs::remove_file(&p).unwrap();
         assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::ENOEXEC));

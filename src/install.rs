@@ -376,12 +376,10 @@ fn registered(admin: &str, own: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     fn stand_in(tag: &str, body: &[u8]) -> PathBuf {
         let p = std::env::temp_dir().join(format!("ipw-install-{tag}-{}", std::process::id()));
-        fs::write(&p, body).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_exe::write_executable(&p, body);
         p
     }
 

@@ -16,6 +16,8 @@ mod probe;
 mod report;
 mod scan;
 mod switch;
+#[cfg(test)]
+mod test_exe;
 mod version;
 
 use std::fmt::Display;

@@ -167,8 +167,7 @@ mod tests {
         ));
         fs::create_dir_all(&dir).unwrap();
         let p = dir.join("xtables-nft-multi");
-        fs::write(&p, format!("#!/bin/sh\n{script_nft}\n")).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_exe::write_executable(&p, format!("#!/bin/sh\n{script_nft}\n").as_bytes());
         (
             Host {
                 dir: dir.clone(),

@@ -38,7 +38,15 @@ fn runs_alone_in_an_empty_chroot() {
     let root = std::env::temp_dir().join(format!("ipw-empty-root-{}", std::process::id()));
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(&root).unwrap();
-    fs::copy(binary(), root.join("iptables-wrapper")).unwrap();
+    // Copied by `cp`, not fs::copy: a write descriptor held by this process
+    // could leak into the other test's forked child and make the exec below
+    // fail with ETXTBSY ("Text file busy").
+    let copied = Command::new("cp")
+        .arg(binary())
+        .arg(root.join("iptables-wrapper"))
+        .status()
+        .expect("cannot run cp");
+    assert!(copied.success());
     let run = |args: &[&str]| {
         Command::new("chroot")
             .arg(&root)
