@@ -169,6 +169,19 @@ sleepers() {
     echo "$1=$n"
 }
 
+# sleepers_become KEY N: waits up to 10 s for the count of `sleep` processes
+# to become N, then reports the count as sleepers does. Polling, not a fixed
+# pause, so a loaded machine cannot make the count early; a count that never
+# becomes N is still reported as it is, and fails the test.
+sleepers_become() {
+    i=0
+    while [ "$(sleepers X)" != "X=$2" ] && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    sleepers "$1"
+}
+
 # legacy_tables KEY: the legacy tables the kernel lists in this namespace.
 legacy_tables() {
     echo "$1=$(cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null | sort | tr '\n' ' ')"
@@ -734,12 +747,10 @@ fn hanging_probe_is_killed_and_the_first_call_finishes() {
              resolved
              IPTABLES_WRAPPER_PROBE_TIMEOUT=60 /usr/sbin/iptables-wrapper detect >/dev/null 2>&1 &
              wrapper=$!
-             sleep 0.5
-             sleepers PROBING
+             sleepers_become PROBING 2
              kill -9 $wrapper
              wait $wrapper || true
-             sleep 0.3
-             sleepers ORPHANS",
+             sleepers_become ORPHANS 0",
         );
         // A wrapper killed while its probes hang takes them with it.
         expect(&run, &ctx, "PROBING", "2");
