@@ -12,6 +12,7 @@ use crate::install;
 use crate::names::Mode;
 use crate::probe::{self, Host};
 use crate::report;
+use crate::settings;
 use crate::Failure;
 
 pub const USAGE: &str = "\
@@ -91,10 +92,8 @@ fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
             other => return Err(usage(other.unexpected())),
         }
     }
-    let setting =
-        Setting::parse(std::env::var(Setting::VAR).ok().as_deref()).map_err(Failure::usage)?;
-    let timeout = probe::parse_timeout(std::env::var(probe::TIMEOUT_VAR).ok().as_deref())
-        .map_err(Failure::usage)?;
+    let setting = settings::mode()?;
+    let timeout = settings::probe_timeout()?;
     let dir = match dir {
         Some(d) => d,
         None => default_dir(argv0)?,
@@ -125,7 +124,8 @@ fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
 /// This binary's directory if it holds a multi binary (the installed case),
 /// else the directory of the first multi binary in PATH.
 fn default_dir(argv0: &OsStr) -> Result<PathBuf, Failure> {
-    let own = crate::locate::called_path(argv0).and_then(|p| crate::locate::dir_of(&p));
+    let own = crate::locate::called_path(argv0, crate::locate::FileId::current_exe())
+        .and_then(|p| crate::locate::dir_of(&p));
     let holds_multi = |d: &PathBuf| {
         Mode::ALL
             .iter()

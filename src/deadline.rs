@@ -183,6 +183,13 @@ impl Execv {
     }
 }
 
+/// A reader for [`start`] that keeps all of a short output, such as
+/// `--version`'s; dumps are scanned as they stream instead.
+pub fn read_all(mut out: ChildStdout) -> io::Result<String> {
+    let mut text = String::new();
+    out.read_to_string(&mut text).map(|_| text)
+}
+
 /// The first non-empty line of what a child said on stderr, at most 200
 /// bytes of it; the rest is read and dropped.
 fn first_line(mut r: impl Read) -> Option<String> {
@@ -207,11 +214,6 @@ fn first_line(mut r: impl Read) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn read_all(mut out: ChildStdout) -> io::Result<String> {
-        let mut text = String::new();
-        out.read_to_string(&mut text).map(|_| text)
-    }
 
     #[test]
     fn the_child_gets_argv0_and_args_and_its_output_is_read() {

@@ -9,8 +9,9 @@ use crate::detect::{self, Refusal, Setting};
 use crate::exec::exec_multi;
 use crate::locate::{self, resolved_mode, FileId};
 use crate::names::Mode;
-use crate::probe::{self, Host};
+use crate::probe::Host;
 use crate::report;
+use crate::settings;
 use crate::switch;
 use crate::Failure;
 
@@ -21,14 +22,15 @@ fn debug() -> bool {
 }
 
 pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
-    let setting =
-        Setting::parse(std::env::var(Setting::VAR).ok().as_deref()).map_err(Failure::usage)?;
-    let timeout = probe::parse_timeout(std::env::var(probe::TIMEOUT_VAR).ok().as_deref())
-        .map_err(Failure::usage)?;
-    let path = locate::called_path(argv0)?;
+    let setting = settings::mode()?;
+    let timeout = settings::probe_timeout()?;
+    let me = FileId::current_exe();
+    let path = locate::called_path(argv0, me)?;
     let dir = locate::dir_of(&path)?;
     let link = dir.join(command);
-    let wrapper = FileId::current_exe(&path);
+    // Without /proc, the path we were called through (which led here a
+    // moment ago) has to stand for this binary.
+    let wrapper = me.or_else(|| FileId::of(&path));
 
     // Another call may have switched the names between our exec and now.
     if let Some(mode) = resolved_mode(&link) {

@@ -5,7 +5,6 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,8 @@ use crate::alternatives::{self, GroupLinks};
 use crate::deadline::{self, Finished};
 use crate::locate::{self, FileId};
 use crate::names::{self, Mode, COMMANDS};
-use crate::probe::{self, is_executable};
+use crate::probe::is_executable;
+use crate::settings;
 use crate::switch::replace_link;
 use crate::version::{self, Version};
 use crate::Failure;
@@ -50,10 +50,11 @@ fn own_path(argv0: &OsStr) -> Result<PathBuf, Failure> {
         }
         return Ok(p.to_path_buf());
     }
-    fs::read_link("/proc/self/exe").map_err(|e| {
+    fs::read_link(locate::SELF_EXE).map_err(|e| {
         refuse(format_args!(
-            "cannot tell where this binary is ({:?} is not an absolute path and /proc/self/exe is unreadable: {e}); run it by absolute path, for example /usr/sbin/iptables-wrapper install",
-            argv0
+            "cannot tell where this binary is ({:?} is not an absolute path and {} is unreadable: {e}); run it by absolute path, for example /usr/sbin/iptables-wrapper install",
+            argv0,
+            locate::SELF_EXE
         ))
     })
 }
@@ -78,9 +79,7 @@ pub fn run(argv0: &OsStr, opts: Options) -> Result<(), Failure> {
         )));
     }
     if opts.sanity_check {
-        let timeout = probe::parse_timeout(std::env::var(probe::TIMEOUT_VAR).ok().as_deref())
-            .map_err(Failure::usage)?;
-        sanity_check(&dir, &present, timeout)?;
+        sanity_check(&dir, &present, settings::probe_timeout()?)?;
     }
     let plan = plan(&dir, &own, opts.symlinks)?;
     for step in plan {
@@ -149,11 +148,7 @@ enum Ran {
 /// Only a failed exec is worth asking the package database about; a binary
 /// that runs but prints no version, or hangs, is refused.
 fn run_version(multi: &Path, timeout: Duration) -> Result<Ran, String> {
-    let read_all = |mut out: std::process::ChildStdout| {
-        let mut text = String::new();
-        out.read_to_string(&mut text).map(|_| text)
-    };
-    let started = match deadline::start(multi, "iptables", &["--version"], read_all) {
+    let started = match deadline::start(multi, "iptables", &["--version"], deadline::read_all) {
         Ok(s) => s,
         Err(e) => return Ok(Ran::CannotExec(e)),
     };

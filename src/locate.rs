@@ -13,6 +13,9 @@ use anyhow::{Context, Result};
 
 use crate::names::Mode;
 
+/// The kernel's link to the running executable.
+pub const SELF_EXE: &str = "/proc/self/exe";
+
 /// The basename of argv[0], lossily decoded (the six names are ASCII).
 pub fn basename(argv0: &OsStr) -> String {
     Path::new(argv0)
@@ -23,8 +26,9 @@ pub fn basename(argv0: &OsStr) -> String {
 
 /// The path the program was run through. A bare name was found through PATH
 /// by whoever exec'd us, so we look it up the same way; a relative path is
-/// made absolute against the working directory.
-pub fn called_path(argv0: &OsStr) -> Result<PathBuf> {
+/// made absolute against the working directory. `me` is this binary's
+/// identity ([`FileId::current_exe`]), `None` without /proc.
+pub fn called_path(argv0: &OsStr, me: Option<FileId>) -> Result<PathBuf> {
     let p = Path::new(argv0);
     if p.is_absolute() {
         return Ok(p.to_path_buf());
@@ -36,15 +40,10 @@ pub fn called_path(argv0: &OsStr) -> Result<PathBuf> {
     // Whoever exec'd us may have searched another PATH, or run an explicit
     // path with a bare argv[0]: trust the lookup only if it leads to this
     // very binary, and otherwise use where the binary really is.
-    let exe = fs::read_link("/proc/self/exe");
     match crate::path_search::find(argv0) {
-        Ok(found)
-            if exe.is_err() || FileId::of(&found) == FileId::of(Path::new("/proc/self/exe")) =>
-        {
-            Ok(found)
-        }
-        _ => exe.with_context(|| {
-            format!("cannot find {argv0:?} in PATH, and /proc/self/exe is not readable")
+        Ok(found) if me.is_none() || FileId::of(&found) == me => Ok(found),
+        _ => fs::read_link(SELF_EXE).with_context(|| {
+            format!("cannot find {argv0:?} in PATH, and {SELF_EXE} is not readable")
         }),
     }
 }
@@ -81,10 +80,9 @@ impl FileId {
         })
     }
 
-    /// The running executable. Without /proc, `fallback` (the path we were
-    /// called through, which led here a moment ago) has to do.
-    pub fn current_exe(fallback: &Path) -> Option<FileId> {
-        FileId::of(Path::new("/proc/self/exe")).or_else(|| FileId::of(fallback))
+    /// The running executable; `None` without /proc.
+    pub fn current_exe() -> Option<FileId> {
+        FileId::of(Path::new(SELF_EXE))
     }
 }
 
@@ -109,10 +107,10 @@ mod tests {
     #[test]
     fn called_paths_keep_the_spelling_used() {
         assert_eq!(
-            called_path(OsStr::new("/sbin/iptables")).unwrap(),
+            called_path(OsStr::new("/sbin/iptables"), None).unwrap(),
             PathBuf::from("/sbin/iptables")
         );
-        let rel = called_path(OsStr::new("x/iptables")).unwrap();
+        let rel = called_path(OsStr::new("x/iptables"), None).unwrap();
         assert!(rel.is_absolute() && rel.ends_with("x/iptables"));
         assert_eq!(
             dir_of(Path::new("/usr/sbin/iptables")).unwrap(),

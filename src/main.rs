@@ -15,6 +15,7 @@ mod path_search;
 mod probe;
 mod report;
 mod scan;
+mod settings;
 mod switch;
 #[cfg(test)]
 mod test_exe;

@@ -46,6 +46,16 @@ impl Host {
     pub fn multi(&self, mode: Mode) -> PathBuf {
         self.dir.join(mode.multi())
     }
+
+    /// Starts one probe, its stdout scanned as it streams.
+    fn start(&self, probe: &Probe) -> Result<deadline::Started<Scan>, Outcome> {
+        let multi = self.multi(probe.mode);
+        let format = probe.format();
+        deadline::start(&multi, &probe.command(), &probe.args(), move |out| {
+            scan::scan_reader(out, format)
+        })
+        .map_err(|e| Outcome::Failed(format!("cannot run {}: {e}", multi.display())))
+    }
 }
 
 /// True if `path` is a regular file (after links) that someone may execute.
@@ -93,17 +103,6 @@ pub fn read_tables(path: &Path) -> Tables {
             Tables::Listed(vec![])
         }
         Err(e) => Tables::Unknown(format!("cannot read {}: {e}", path.display())),
-    }
-}
-
-impl Host {
-    fn start(&self, probe: &Probe) -> Result<deadline::Started<Scan>, Outcome> {
-        let multi = self.multi(probe.mode);
-        let format = probe.format();
-        deadline::start(&multi, &probe.command(), &probe.args(), move |out| {
-            scan::scan_reader(out, format)
-        })
-        .map_err(|e| Outcome::Failed(format!("cannot run {}: {e}", multi.display())))
     }
 }
 
