@@ -111,7 +111,6 @@ set -eu
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 unset IPTABLES_WRAPPER_MODE IPTABLES_WRAPPER_DEBUG IPTABLES_WRAPPER_PROBE_TIMEOUT
 cd /tmp
-NAMES="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
 
 # hint MODE FAMILY [CHAIN]: the chain a kubelet leaves in its mode's mangle table.
 hint() { "$2-$1" -t mangle -N "${3:-KUBE-IPTABLES-HINT}"; }
@@ -204,7 +203,8 @@ leftovers() {
 /// The whole script: the prelude, the wrapper installed in `layout`, `body`.
 fn script(layout: Layout, body: &str) -> String {
     format!(
-        "{PRELUDE}\n{} >/dev/null\nlinks INSTALLED\n{body}\n",
+        "{}\n{PRELUDE}\n{} >/dev/null\nlinks INSTALLED\n{body}\n",
+        common::names_sh(),
         layout.install_command()
     )
 }

@@ -15,7 +15,6 @@ use common::{repo, sandbox_with, suites, Run, NAMES};
 const HELPERS: &str = r#"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 W=/usr/sbin/iptables-wrapper
-NAMES="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
 step() {
     name=$1
     shift
@@ -89,7 +88,7 @@ fn scenario(suite: &str, body: &str) -> Run {
     );
     sandbox_with(
         suite,
-        &format!("{HELPERS}\n{body}"),
+        &format!("{}\n{HELPERS}\n{body}", common::names_sh()),
         &[],
         &[(installer, INSTALLER), ("/usr/bin/busybox", BUSYBOX)],
     )
@@ -392,12 +391,12 @@ const SHELLS: [&str; 2] = ["dash", "/bin/busybox sh"];
 
 #[test]
 fn shell_installer_under_dash() {
-    shell_installer("dash");
+    shell_installer(SHELLS[0]);
 }
 
 #[test]
 fn shell_installer_under_busybox_sh() {
-    shell_installer("/bin/busybox sh");
+    shell_installer(SHELLS[1]);
 }
 
 #[test]

@@ -30,6 +30,11 @@ pub const NAMES: [&str; 6] = [
     "ip6tables-restore",
 ];
 
+/// The shell line that sets `$NAMES` to the six names, for scenario scripts.
+pub fn names_sh() -> String {
+    format!("NAMES=\"{}\"", NAMES.join(" "))
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
