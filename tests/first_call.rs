@@ -871,6 +871,8 @@ fn hanging_probe_is_killed_and_the_first_call_finishes() {
             "hint legacy iptables
              printf '#!/bin/sh\\nexec sleep 1000\\n' >/usr/sbin/xtables-nft-multi
              export IPTABLES_WRAPPER_PROBE_TIMEOUT=1
+             # Processes only: the kernel would answer for the stand-in.
+             export IPTABLES_WRAPPER_PROBES=process
              call JSON /usr/sbin/iptables-wrapper detect --json
              start=$(date +%s%N)
              call FIRST env IPTABLES_WRAPPER_DEBUG=1 iptables -V

@@ -194,12 +194,17 @@ fn table_name(table: &str) -> io::Result<[u8; XT_TABLE_MAXNAMELEN]> {
     Ok(name)
 }
 
+/// A raw socket for the getsockopt calls. IPPROTO_RAW: such a socket only
+/// sends, so the kernel never queues received packets to it. Non-blocking:
+/// getsockopt never waits anyway, and the flag tells our socket apart from
+/// libiptc's (which has none) for a seccomp filter that should refuse only
+/// the wrapper's, as tests/seccomp/deny.c does to exercise the fallback.
 fn raw_socket(domain: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let fd = unsafe {
         libc::socket(
             domain,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
             libc::IPPROTO_RAW,
         )
     };
