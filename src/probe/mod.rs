@@ -82,7 +82,10 @@ impl Evidence for Host {
         if self.sources == Sources::Process {
             return process::run(&self.dir, self.timeout, probes);
         }
-        let mut kernel = Kernel::default();
+        let mut kernel = Kernel {
+            timeout: self.timeout,
+            nft: None,
+        };
         let mut done: Vec<Option<Observation>> = Vec::with_capacity(probes.len());
         let mut fallback: Vec<(usize, String)> = Vec::new();
         for (i, p) in probes.iter().enumerate() {
@@ -137,7 +140,9 @@ impl Evidence for Host {
         if self.sources == Sources::Process {
             return None;
         }
-        let tables = Nft::open().and_then(|mut n| n.tables()).ok()?;
+        let tables = Nft::open(self.timeout)
+            .and_then(|mut n| n.tables())
+            .ok()?;
         Some(
             tables
                 .into_iter()
@@ -209,8 +214,8 @@ fn kernel_command(p: &Probe, listed: &[String]) -> String {
 
 /// The kernel sources of one batch of probes; the netlink socket is opened
 /// once, by the first nft probe.
-#[derive(Default)]
 struct Kernel {
+    timeout: Duration,
     nft: Option<Result<Nft, String>>,
 }
 
@@ -227,7 +232,8 @@ impl Kernel {
     }
 
     fn ask_nft(&mut self, p: &Probe) -> KernelAnswer {
-        let nft = self.nft.get_or_insert_with(open_nft);
+        let timeout = self.timeout;
+        let nft = self.nft.get_or_insert_with(|| open_nft(timeout));
         let nft = match nft {
             Ok(n) => n,
             Err(why) if why.starts_with(NO_NF_TABLES) => {
@@ -281,8 +287,8 @@ const NO_NF_TABLES: &str = "no nf_tables in this kernel";
 /// Opens the netlink socket and asks for the ruleset generation: a kernel
 /// without nf_tables refuses the socket itself (EPROTONOSUPPORT), which is
 /// the answer; any other refusal means the kernel cannot be asked here.
-fn open_nft() -> Result<Nft, String> {
-    let mut nft = Nft::open().map_err(|e| match e.raw_os_error() {
+fn open_nft(timeout: Duration) -> Result<Nft, String> {
+    let mut nft = Nft::open(timeout).map_err(|e| match e.raw_os_error() {
         Some(nix::libc::EPROTONOSUPPORT) => {
             format!("{NO_NF_TABLES}: socket(AF_NETLINK, NETLINK_NETFILTER): {e}")
         }

@@ -101,7 +101,6 @@ const RECV_BUF_LEN: usize = 64 * 1024;
 /// A dump that keeps being interrupted by ruleset changes is given up after
 /// this many tries (EINTR, as libmnl reports it).
 const DUMP_TRIES: usize = 5;
-const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// "ip", "ip6", "inet", "arp", "bridge", "netdev", or the number
 pub fn family_name(f: u8) -> String {
@@ -130,7 +129,9 @@ impl Nft {
     /// EPROTONOSUPPORT comes from the socket call itself when `nfnetlink` is
     /// neither built in nor loadable. A kernel with nfnetlink but without
     /// nf_tables opens fine and fails later, in [`Nft::generation`].
-    pub fn open() -> io::Result<Nft> {
+    /// `timeout` bounds every wait for a reply (SO_RCVTIMEO): a kernel that
+    /// never answers makes a call fail with EAGAIN instead of hanging.
+    pub fn open(timeout: Duration) -> io::Result<Nft> {
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Raw,
@@ -139,7 +140,11 @@ impl Nft {
         )?;
         // Port id 0: the kernel picks a unique one for us.
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        let timeout = TimeVal::new(RECV_TIMEOUT.as_secs() as _, 0);
+        // A zero SO_RCVTIMEO would mean "wait forever": never pass one.
+        let timeout = TimeVal::new(
+            timeout.as_secs() as _,
+            timeout.subsec_micros().max(1) as _,
+        );
         setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)?;
         Ok(Nft {
             fd,
