@@ -16,6 +16,7 @@
 //! ENOENT for a missing table, EPROTONOSUPPORT for a kernel without
 //! nf_tables. `IPTABLES_WRAPPER_PROBES` can force one source.
 
+mod bytes;
 pub mod netlink;
 pub mod process;
 pub mod xtables;
@@ -140,9 +141,7 @@ impl Evidence for Host {
         if self.sources == Sources::Process {
             return None;
         }
-        let tables = Nft::open(self.timeout)
-            .and_then(|mut n| n.tables())
-            .ok()?;
+        let tables = Nft::open(self.timeout).and_then(|mut n| n.tables()).ok()?;
         Some(
             tables
                 .into_iter()

@@ -45,6 +45,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::libc;
+
+use super::bytes::{i32_at, u16_at, u32_at};
 use nix::sys::socket::{
     bind, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
     SockProtocol, SockType,
@@ -141,10 +143,7 @@ impl Nft {
         // Port id 0: the kernel picks a unique one for us.
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
         // A zero SO_RCVTIMEO would mean "wait forever": never pass one.
-        let timeout = TimeVal::new(
-            timeout.as_secs() as _,
-            timeout.subsec_micros().max(1) as _,
-        );
+        let timeout = TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros().max(1) as _);
         setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)?;
         Ok(Nft {
             fd,
@@ -656,18 +655,6 @@ fn initial_seq() -> u32 {
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
-}
-
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_ne_bytes([b[off], b[off + 1]])
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
-fn i32_at(b: &[u8], off: usize) -> i32 {
-    u32_at(b, off) as i32
 }
 
 fn invalid(what: &str) -> io::Error {

@@ -59,6 +59,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use nix::libc;
 
+use super::bytes::{i32_at, u16_at, u32_at};
+
 /// `IPT_SO_GET_INFO` / `IP6T_SO_GET_INFO`.
 const SO_GET_INFO: libc::c_int = 64;
 /// `IPT_SO_GET_ENTRIES` / `IP6T_SO_GET_ENTRIES`.
@@ -415,18 +417,6 @@ impl Walk {
 fn cstr(raw: &[u8]) -> &[u8] {
     let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
     &raw[..end]
-}
-
-fn u16_at(b: &[u8], off: usize) -> u16 {
-    u16::from_ne_bytes([b[off], b[off + 1]])
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
-fn i32_at(b: &[u8], off: usize) -> i32 {
-    u32_at(b, off) as i32
 }
 
 fn invalid(what: &str) -> io::Error {
