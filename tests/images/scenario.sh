@@ -83,15 +83,22 @@ has() {
     esac
     return 1
 }
-# count TEXT STRING: how often STRING occurs in TEXT.
+# Compact JSON, one member or array element a line (split at every comma
+# and brace; texts may be cut too, which no check minds).
+members() {
+    # shellcheck disable=SC2020 # three characters, each to a newline
+    printf '%s\n' "$1" | tr ',{}' '\n\n\n'
+}
+# count JSON STRING: how many members of a compact JSON are STRING. (Not
+# grep -o: busybox's prints only the first match of a line.)
 count() {
-    printf '%s\n' "$1" | grep -oF -e "$2" | wc -l | tr -d ' '
+    members "$1" | grep -cxF -e "$2" || true
 }
 # The kinds of the warnings in a compact detect --json: every "kind" that is
 # not a reason's, sorted, separated and ended by blanks.
 reason_kinds="override only-installed nft-unusable hint other-family-hint rule-count tie default"
 warning_kinds() {
-    printf '%s\n' "$1" | grep -o '"kind":"[a-z-]*"' | sed 's/^"kind":"//; s/"$//' | while read -r k; do
+    members "$1" | sed -n 's/^"kind":"\([a-z-]*\)"$/\1/p' | while read -r k; do
         case " $reason_kinds " in
         *" $k "*) ;;
         *) echo "$k" ;;
