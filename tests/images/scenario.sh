@@ -291,6 +291,8 @@ if [ "$mode" = split ] && [ "$groups" = one-group ]; then
     text=$(sed -n 's/^iptables-wrapper: warning: //p' "$err")
     printf '%s\n' "$detect_text" | grep -qxF "warning: $text" ||
         fail "the first call's warning '$text' is not one detect printed"
+    printf '%s\n' "$detect_json" | grep -qF "\"kind\":\"split-not-possible\",\"text\":\"$text\"" ||
+        fail "the first call's warning '$text' is not detect --json's split-not-possible"
     ok "the first call warned: $text"
 else
     [ "$warned" = 0 ] || fail "the first call printed $warned warning lines on stderr, expected none"
