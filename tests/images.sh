@@ -48,7 +48,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests}
+cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests/v2}
 read -ra suites <<<"${SUITES:-bookworm trixie}"
 bin=${IPTABLES_WRAPPER_BIN:-$here/bin/iptables-wrapper}
 installer=$here/installer/iptables-wrapper-installer.sh
