@@ -115,9 +115,12 @@ pub enum Answer {
         rules: u64,
         hint: Option<&'static str>,
     },
-    /// It failed. `nft_unusable` is set only when the failure is the
-    /// kernel's answer that nf_tables does not exist here (rule 3).
-    Failed { nft_unusable: bool },
+    /// It failed: no evidence.
+    Failed,
+    /// It failed with the kernel's answer that nf_tables does not exist
+    /// here (rule 3), in these words: `iptables: Failed to initialize nft:
+    /// Protocol not supported`.
+    NftUnusable(String),
     /// It did not finish in time and was stopped: no evidence.
     TimedOut,
     /// Deliberately not asked.
@@ -576,10 +579,8 @@ impl Facts {
     /// The first nft probe failure that is the kernel saying nf_tables does
     /// not exist, with its words.
     fn nft_unusable(&self) -> Option<String> {
-        self.observed.iter().find_map(|o| match o.answer {
-            Answer::Failed { nft_unusable: true } => {
-                Some(o.detail.clone().unwrap_or_else(|| "no nf_tables".into()))
-            }
+        self.observed.iter().find_map(|o| match &o.answer {
+            Answer::NftUnusable(said) => Some(said.clone()),
             _ => None,
         })
     }

@@ -90,7 +90,7 @@ fn probe(o: &Observation) -> String {
         Answer::Found { rules, hint } => {
             ("ok", rules.to_string(), hint.map_or("null".into(), quote))
         }
-        Answer::Failed { .. } => ("failed", "null".into(), "null".into()),
+        Answer::Failed | Answer::NftUnusable(_) => ("failed", "null".into(), "null".into()),
         Answer::TimedOut => ("timed-out", "null".into(), "null".into()),
         Answer::NotRun => ("not-run", "null".into(), "null".into()),
     };
@@ -219,9 +219,7 @@ mod tests {
                 },
                 Observation {
                     probe: Probe::count(Mode::Nft, Family::V6),
-                    answer: Answer::Failed {
-                        nft_unusable: false,
-                    },
+                    answer: Answer::Failed,
                     source: Source::Process,
                     command: "ip6tables-nft-save".into(),
                     detail: Some("said \"no\"\n".into()),

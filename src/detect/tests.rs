@@ -83,7 +83,7 @@ impl Evidence for Fake {
                 source: Source::Process,
                 command: format!("{p:?}"),
                 detail: match self.current(p) {
-                    Answer::Failed { .. } => Some("said no".into()),
+                    Answer::Failed | Answer::NftUnusable(_) => Some("said no".into()),
                     _ => None,
                 },
                 elapsed: Some(Duration::ZERO),
@@ -226,7 +226,7 @@ fn a_single_installed_mode_wins_without_probing() {
 
 #[test]
 fn a_kernel_without_nf_tables_means_legacy() {
-    let unusable = Answer::Failed { nft_unusable: true };
+    let unusable = Answer::NftUnusable("said no".into());
     let f = Fake::both()
         .tables(V4, &["filter"])
         .outcome(Probe::hint(Nft, V4), unusable.clone())
@@ -243,12 +243,7 @@ fn a_kernel_without_nf_tables_means_legacy() {
     );
     // Any other failure, or a timeout, is no evidence: the default stands.
     let f = Fake::both()
-        .outcome(
-            Probe::hint(Nft, V4),
-            Answer::Failed {
-                nft_unusable: false,
-            },
-        )
+        .outcome(Probe::hint(Nft, V4), Answer::Failed)
         .outcome(Probe::hint(Nft, V6), Answer::TimedOut)
         .outcome(Probe::count(Nft, V4), Answer::TimedOut);
     assert_eq!(modes(&auto(&f)), both(Nft, Reason::Default));
@@ -514,7 +509,7 @@ fn a_wait_that_expires_falls_back_to_counting_with_a_warning() {
 
 #[test]
 fn legacy_on_a_kernel_listing_no_x_tables_is_warned() {
-    let unusable = Answer::Failed { nft_unusable: true };
+    let unusable = Answer::NftUnusable("said no".into());
     let f = Fake::both().outcome(Probe::hint(Nft, V4), unusable);
     let d = auto(&f);
     assert_eq!(d.overall(), Overall::Same(Legacy));
@@ -522,7 +517,7 @@ fn legacy_on_a_kernel_listing_no_x_tables_is_warned() {
     // Tables listed: legacy is there.
     let f = Fake::both()
         .tables(V4, &["filter"])
-        .outcome(Probe::hint(Nft, V4), Answer::Failed { nft_unusable: true });
+        .outcome(Probe::hint(Nft, V4), Answer::NftUnusable("said no".into()));
     assert!(auto(&f).warnings.is_empty());
 }
 

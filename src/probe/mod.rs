@@ -107,9 +107,7 @@ impl Evidence for Host {
                 })),
                 Err(why) if self.sources == Sources::Kernel => done.push(Some(Observation {
                     probe: *p,
-                    answer: Answer::Failed {
-                        nft_unusable: false,
-                    },
+                    answer: Answer::Failed,
                     source: Source::Kernel,
                     command,
                     detail: Some(why),
@@ -236,7 +234,8 @@ impl Kernel {
         let nft = match nft {
             Ok(n) => n,
             Err(why) if why.starts_with(NO_NF_TABLES) => {
-                return Ok((Answer::Failed { nft_unusable: true }, Some(why.clone())))
+                let said = why.trim_start_matches(NO_NF_TABLES).to_string();
+                return Ok((Answer::NftUnusable(said), Some(why.clone())));
             }
             Err(why) => return Err(why.clone()),
         };
@@ -281,17 +280,22 @@ impl Kernel {
 }
 
 /// What the answer to a kernel without nf_tables starts with.
-const NO_NF_TABLES: &str = "no nf_tables in this kernel";
+const NO_NF_TABLES: &str = "no nf_tables in this kernel: ";
 
 /// Opens the netlink socket and asks for the ruleset generation: a kernel
 /// without nf_tables refuses the socket itself (EPROTONOSUPPORT), which is
 /// the answer; any other refusal means the kernel cannot be asked here.
 fn open_nft(timeout: Duration) -> Result<Nft, String> {
-    let mut nft = Nft::open(timeout).map_err(|e| match e.raw_os_error() {
-        Some(nix::libc::EPROTONOSUPPORT) => {
-            format!("{NO_NF_TABLES}: socket(AF_NETLINK, NETLINK_NETFILTER): {e}")
+    let mut nft = Nft::open(timeout).map_err(|e| {
+        let what = "socket(AF_NETLINK, NETLINK_NETFILTER)";
+        match e.raw_os_error() {
+            // The kernel's own words, without std's "(os error 93)".
+            Some(nix::libc::EPROTONOSUPPORT) => format!(
+                "{NO_NF_TABLES}{what}: {}",
+                nix::errno::Errno::EPROTONOSUPPORT.desc()
+            ),
+            _ => format!("{what}: {e}"),
         }
-        _ => format!("socket(AF_NETLINK, NETLINK_NETFILTER): {e}"),
     })?;
     nft.generation()
         .map_err(|e| format!("NFT_MSG_GETGEN: {e}"))?;

@@ -80,13 +80,7 @@ pub fn run(dir: &Path, timeout: Duration, probes: &[Probe]) -> Vec<Observation> 
         .map(|(p, s)| {
             let (answer, detail, elapsed) = match s {
                 Ok(s) => judge(p, s.finish(deadline, timeout)),
-                Err(why) => (
-                    Answer::Failed {
-                        nft_unusable: false,
-                    },
-                    Some(why),
-                    None,
-                ),
+                Err(why) => (Answer::Failed, Some(why), None),
             };
             Observation {
                 probe: *p,
@@ -116,9 +110,7 @@ fn start(dir: &Path, p: &Probe) -> Result<deadline::Started<Scan>, String> {
 
 /// What a finished probe is worth as evidence.
 fn judge(p: &Probe, finished: Finished<Scan>) -> (Answer, Option<String>, Option<Duration>) {
-    let failed = Answer::Failed {
-        nft_unusable: false,
-    };
+    let failed = Answer::Failed;
     match finished {
         Finished::TimedOut(after) => (
             Answer::TimedOut,
@@ -142,21 +134,19 @@ fn judge(p: &Probe, finished: Finished<Scan>) -> (Answer, Option<String>, Option
                 Some(elapsed),
             ),
             (Ok(_), Ok(s)) => {
-                let unusable = p.mode == Mode::Nft
-                    && said
-                        .as_deref()
-                        .is_some_and(|l| NFT_UNUSABLE.iter().any(|m| l.contains(m)));
-                let detail = match said {
+                let detail = match &said {
                     Some(line) => format!("exited with {s}: {line}"),
                     None => format!("exited with {s}"),
                 };
-                (
-                    Answer::Failed {
-                        nft_unusable: unusable,
-                    },
-                    Some(detail),
-                    Some(elapsed),
-                )
+                let answer = match said {
+                    Some(line)
+                        if p.mode == Mode::Nft && NFT_UNUSABLE.iter().any(|m| line.contains(m)) =>
+                    {
+                        Answer::NftUnusable(line)
+                    }
+                    _ => Answer::Failed,
+                };
+                (answer, Some(detail), Some(elapsed))
             }
             (Err(e), _) => (
                 failed,
@@ -228,12 +218,7 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         );
         assert_eq!(out[0].source, Source::Process);
         assert_eq!(out[0].command, "ip6tables-nft -t mangle -S");
-        assert_eq!(
-            out[1].answer,
-            Answer::Failed {
-                nft_unusable: false
-            }
-        );
+        assert_eq!(out[1].answer, Answer::Failed);
         assert_eq!(out[1].detail.as_deref(), Some("exited with exit status: 3"));
         fs::remove_dir_all(dir).unwrap();
     }
@@ -244,7 +229,13 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
             "echo >&2; echo 'iptables-save/1.8.11 (nf_tables) Failed to initialize nft: Protocol not supported' >&2; echo more >&2; exit 1",
         );
         let out = run(&dir, T, &[Probe::count(Mode::Nft, Family::V4)]);
-        assert_eq!(out[0].answer, Answer::Failed { nft_unusable: true });
+        assert_eq!(
+            out[0].answer,
+            Answer::NftUnusable(
+                "iptables-save/1.8.11 (nf_tables) Failed to initialize nft: Protocol not supported"
+                    .into()
+            )
+        );
         assert_eq!(
             out[0].detail.as_deref(),
             Some("exited with exit status: 1: iptables-save/1.8.11 (nf_tables) Failed to initialize nft: Protocol not supported")
@@ -256,9 +247,7 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         let out = run(&dir, T, &[Probe::count(Mode::Nft, Family::V4)]);
         assert_eq!(
             out[0].answer,
-            Answer::Failed {
-                nft_unusable: false
-            },
+            Answer::Failed,
             "only the kernel's answer means unusable"
         );
         fs::remove_dir_all(dir).unwrap();
