@@ -1,0 +1,141 @@
+/*
+ * deny RULES -- CMD [ARGS...]
+ *
+ * Runs CMD under a seccomp filter that makes some socket(2) calls fail, to
+ * stand in for a kernel without one of the iptables back ends. The filter is
+ * inherited by every child, so it covers the wrapper and the iptables it
+ * runs. RULES is a comma-separated list of:
+ *
+ *   nft-eprotonosupport  socket(AF_NETLINK, *, NETLINK_NETFILTER) fails with
+ *                        EPROTONOSUPPORT: a kernel without nf_tables
+ *   netlink-eperm        the same socket fails with EPERM
+ *   raw-eperm            socket(AF_INET or AF_INET6, SOCK_RAW, *) fails with
+ *                        EPERM
+ *   raw-eafnosupport     the same fails with EAFNOSUPPORT: no legacy x_tables
+ *
+ * The first rule that matches a call decides it. SOCK_CLOEXEC and
+ * SOCK_NONBLOCK or'ed into the type are ignored. x86_64 only (it does not
+ * build elsewhere); a system call made through another ABI (32-bit int 0x80)
+ * kills the process rather than slip past the filter. Raw BPF, no
+ * libseccomp.
+ *
+ * Exit status: CMD's, or 125 for bad arguments or a filter that cannot be
+ * installed, 127 when CMD cannot be run.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if !defined(__x86_64__)
+#error "deny.c only builds for x86_64"
+#endif
+
+#define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+#define MAX_INSNS 128
+
+static struct sock_filter prog[MAX_INSNS];
+static unsigned n;
+
+static void emit(struct sock_filter f)
+{
+    if (n == MAX_INSNS) {
+        fprintf(stderr, "deny: too many rules\n");
+        exit(125);
+    }
+    prog[n++] = f;
+}
+
+/* socket(AF_NETLINK, *, NETLINK_NETFILTER) -> errno */
+static void netfilter_netlink(int err)
+{
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 3));
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(2)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NETLINK_NETFILTER, 0, 1));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+}
+
+/* socket(AF_INET or AF_INET6, SOCK_RAW [| flags], *) -> errno */
+static void raw_inet(int err)
+{
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 1, 0));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 4));
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1)));
+    emit((struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_RAW, 0, 1));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: deny RULES -- CMD [ARGS...]\n"
+            "RULES: comma list of nft-eprotonosupport, netlink-eperm, raw-eperm, raw-eafnosupport\n");
+    exit(125);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4 || strcmp(argv[2], "--") != 0)
+        usage();
+
+    /* Header: another ABI's system call kills the process; anything but
+     * socket(2) is allowed. Jump targets to the final ALLOW
+     * are patched once the length is known. */
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+    unsigned to_allow = n;
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 0));
+
+    char *rules = strdup(argv[1]);
+    if (!rules || !*rules)
+        usage();
+    for (char *save = NULL, *r = strtok_r(rules, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+        if (strcmp(r, "nft-eprotonosupport") == 0)
+            netfilter_netlink(EPROTONOSUPPORT);
+        else if (strcmp(r, "netlink-eperm") == 0)
+            netfilter_netlink(EPERM);
+        else if (strcmp(r, "raw-eperm") == 0)
+            raw_inet(EPERM);
+        else if (strcmp(r, "raw-eafnosupport") == 0)
+            raw_inet(EAFNOSUPPORT);
+        else {
+            fprintf(stderr, "deny: unknown rule %s\n", r);
+            usage();
+        }
+    }
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    unsigned skip = n - 1 - (to_allow + 1);
+    if (skip > 255) {
+        fprintf(stderr, "deny: too many rules\n");
+        return 125;
+    }
+    prog[to_allow].jf = (unsigned char)skip;
+
+    struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        perror("deny: PR_SET_NO_NEW_PRIVS");
+        return 125;
+    }
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
+        perror("deny: PR_SET_SECCOMP");
+        return 125;
+    }
+    execvp(argv[3], argv + 3);
+    fprintf(stderr, "deny: %s: %s\n", argv[3], strerror(errno));
+    return 127;
+}
