@@ -107,3 +107,74 @@ pub fn sandbox_with(suite: &str, script: &str, args: &[&str], copy: &[(&str, &st
 pub fn sandbox(suite: &str, script: &str) -> Run {
     sandbox_with(suite, script, &[], &[])
 }
+
+/// Runs `f` on every case, each under `catch_unwind`, so that one failing
+/// scenario does not hide the others. Panics at the end, listing every
+/// failing case with its message and how many passed; returns quietly when
+/// all pass. A case's Display is its label (suite, layout, scenario).
+pub fn each<C: std::fmt::Display>(cases: impl IntoIterator<Item = C>, f: impl Fn(&C)) {
+    let mut failed = Vec::new();
+    let mut passed = 0;
+    for case in cases {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&case))) {
+            Ok(()) => passed += 1,
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "(a panic without a message)".into());
+                failed.push(format!("=== FAILED: {case}\n{msg}"));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        panic!(
+            "{} case(s) failed, {passed} passed:\n\n{}\n\nfailing cases:\n{}",
+            failed.len(),
+            failed.join("\n\n"),
+            failed
+                .iter()
+                .map(|f| format!("  {}", f.lines().next().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+/// The host path of tests/seccomp/deny (see there), compiled once per test
+/// process with `cc -O2 -static`. The binary's name carries a hash of the
+/// source, and it is compiled under a unique temporary name and renamed into
+/// place, so test binaries running in parallel neither race nor reuse a
+/// stale build. Copy it into a sandbox with `sandbox_with`'s `copy`, e.g. to
+/// /usr/local/bin/deny.
+pub fn deny() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let src = repo().join("tests/seccomp/deny.c");
+        let text = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let out = dir.join(format!("deny-{:016x}", h.finish()));
+        if !out.is_file() {
+            std::fs::create_dir_all(&dir).expect("cannot create CARGO_TARGET_TMPDIR");
+            let tmp = dir.join(format!(".deny.{}.tmp", std::process::id()));
+            let cc = Command::new("cc")
+                .args(["-O2", "-static", "-Wall", "-o"])
+                .arg(&tmp)
+                .arg(&src)
+                .output()
+                .expect("cannot run cc (install gcc and libc6-dev)");
+            assert!(
+                cc.status.success(),
+                "cc failed on {}:\n{}",
+                src.display(),
+                String::from_utf8_lossy(&cc.stderr)
+            );
+            std::fs::rename(&tmp, &out).expect("cannot rename the compiled deny into place");
+        }
+        out.to_str().expect("non-UTF-8 target dir").to_string()
+    })
+}
