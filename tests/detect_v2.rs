@@ -361,6 +361,9 @@ fn detect_json(run: &Run, key: &str) -> Value {
             p["detail"].is_null() || p["detail"].is_string(),
             "{key}: detail: {text}"
         );
+        if let Some(source) = p.get("source") {
+            one_of(source, &["process", "kernel"], "a probe's source");
+        }
     }
     doc
 }
@@ -501,36 +504,46 @@ struct NoNft {
     name: &'static str,
     setup: &'static str,
     warnings: &'static [&'static str],
+    /// IPTABLES_WRAPPER_PROBES, or "" for the default.
+    probes: &'static str,
 }
 
 impl fmt::Display for NoNft {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no nf_tables, {}", self.name)
+        write!(f, "no nf_tables, {}", self.name)?;
+        if !self.probes.is_empty() {
+            write!(f, ", IPTABLES_WRAPPER_PROBES={}", self.probes)?;
+        }
+        Ok(())
     }
 }
 
 #[test]
 fn kernel_without_nf_tables_chooses_legacy() {
     const RULE: &str = "-A INPUT -s 10.0.0.1/32 -j DROP";
-    let scenarios = [
-        NoNft {
+    let mut scenarios = Vec::new();
+    for probes in ["", "process", "kernel"] {
+        scenarios.push(NoNft {
             name: "empty host",
             setup: "",
             // Legacy chosen while /proc lists no x_tables at all.
             warnings: &["legacy-maybe-missing"],
-        },
-        NoNft {
+            probes,
+        });
+        scenarios.push(NoNft {
             name: "legacy rules, no hint",
             setup: "rules legacy iptables 3; rules legacy ip6tables 1",
             warnings: &[],
-        },
-    ];
+            probes,
+        });
+    }
     each(cases(&scenarios), |c| {
         let run = run(
             &c.suite,
             c.layout,
             &format!(
                 "{}
+                 if [ -n '{probes}' ]; then export IPTABLES_WRAPPER_PROBES='{probes}'; fi
                  legacy_tables TABLES
                  call JSON deny nft-eprotonosupport -- $w detect --json
                  call DETECT deny nft-eprotonosupport -- $w detect
@@ -539,7 +552,8 @@ fn kernel_without_nf_tables_chooses_legacy() {
                  resolved
                  links AFTER
                  call V6 deny nft-eprotonosupport -- ip6tables -V",
-                c.what.setup
+                c.what.setup,
+                probes = c.what.probes
             ),
         );
         let doc = detect_json(&run, "JSON");
@@ -560,6 +574,14 @@ fn kernel_without_nf_tables_chooses_legacy() {
                 .any(|p| p["mode"] == "nft" && p["result"] == "failed"),
             "no failed nft probe reported: {doc}"
         );
+        if c.what.probes == "process" {
+            assert!(
+                probes
+                    .iter()
+                    .all(|p| p.get("source").is_none() || p["source"] == "process"),
+                "IPTABLES_WRAPPER_PROBES=process, yet a probe did not run a process: {doc}"
+            );
+        }
         expect_detect_text(&run, "DETECT", &doc);
 
         // The first call lands the rule in legacy, and the names lead there.
