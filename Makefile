@@ -49,7 +49,7 @@ lint: deps
 	shellcheck installer/*.sh tests/*.sh tests/images/*.sh
 
 unit-test:
-	cargo test --locked --bins
+	cargo test --locked --lib --bins
 
 integration-test: build rootfs
 	IPTABLES_WRAPPER_BIN=$(CURDIR)/$(BIN) cargo test --locked --test '*' -- --test-threads=4

@@ -44,41 +44,93 @@ pub fn admin_file(group: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A group's links, from the head of its admin file.
+/// One alternative registered in a group.
 #[derive(Debug, PartialEq, Eq)]
-pub struct GroupLinks {
+pub struct Alternative {
+    pub path: PathBuf,
+    /// As the file has it: `20` (Debian), `10` or `10@family` (chkconfig).
+    pub priority: String,
+}
+
+impl Alternative {
+    /// The priority's number, without chkconfig's `@family` suffix.
+    pub fn priority_number(&self) -> &str {
+        self.priority.split('@').next().unwrap_or_default()
+    }
+}
+
+/// A group, as its admin file describes it. Both formats share the layout:
+/// status, master link, slave name/link pairs up to a blank line; then per
+/// alternative its path, its priority and one line per slave.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Group {
     pub master: PathBuf,
     /// (slave name, slave link)
     pub slaves: Vec<(String, PathBuf)>,
+    pub alternatives: Vec<Alternative>,
 }
 
-/// Parses the head shared by both formats: status, master link, then
-/// slave name/link pairs up to a blank line.
-pub fn parse_links(admin: &str) -> Option<GroupLinks> {
-    let mut lines = admin.lines();
-    let _status = lines.next()?;
-    let master = PathBuf::from(lines.next()?);
-    let mut slaves = Vec::new();
-    loop {
-        let name = lines.next()?;
-        if name.is_empty() {
-            break;
+impl Group {
+    /// Parses an admin file; `None` if it is not in the shape above.
+    pub fn parse(admin: &str) -> Option<Group> {
+        let mut lines = admin.lines();
+        let _status = lines.next()?;
+        let master = PathBuf::from(lines.next()?);
+        let mut slaves = Vec::new();
+        loop {
+            let name = lines.next()?;
+            if name.is_empty() {
+                break;
+            }
+            slaves.push((name.to_string(), PathBuf::from(lines.next()?)));
         }
-        slaves.push((name.to_string(), PathBuf::from(lines.next()?)));
+        let mut alternatives = Vec::new();
+        while let Some(path) = lines.next().filter(|l| !l.is_empty()) {
+            let priority = lines.next()?.to_string();
+            for _ in &slaves {
+                lines.next()?;
+            }
+            alternatives.push(Alternative {
+                path: PathBuf::from(path),
+                priority,
+            });
+        }
+        Some(Group {
+            master,
+            slaves,
+            alternatives,
+        })
     }
-    Some(GroupLinks { master, slaves })
-}
 
-/// The registered alternative whose file name is `basename` (for example
-/// `iptables-nft`), as the admin file spells its path. Slave targets such as
-/// `iptables-nft-save` never match, because the whole name must match.
-pub fn registered_choice(admin: &str, basename: &str) -> Option<PathBuf> {
-    admin
-        .lines()
-        .filter(|l| l.starts_with('/'))
-        .map(Path::new)
-        .find(|p| p.file_name().is_some_and(|n| n == basename))
-        .map(Path::to_path_buf)
+    /// Reads and parses the admin file of `group`, if the group exists.
+    pub fn read(group: &str) -> Result<Option<Group>> {
+        let Some(admin) = admin_file(group) else {
+            return Ok(None);
+        };
+        let text = fs::read_to_string(&admin)
+            .with_context(|| format!("cannot read {}", admin.display()))?;
+        Group::parse(&text).map(Some).with_context(|| {
+            format!(
+                "{} is not an alternatives file this tool understands",
+                admin.display()
+            )
+        })
+    }
+
+    /// The names the group links: its master's and its slaves'.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec![crate::locate::basename(self.master.as_os_str())];
+        names.extend(self.slaves.iter().map(|(n, _)| n.clone()));
+        names
+    }
+
+    /// The registered alternative whose file name is `basename` (for
+    /// example `iptables-nft`), as the admin file spells its path.
+    pub fn registered(&self, basename: &str) -> Option<&Alternative> {
+        self.alternatives
+            .iter()
+            .find(|a| a.path.file_name().is_some_and(|n| n == basename))
+    }
 }
 
 /// Runs the tool with `args`, keeping its chatter off our stdout (which
@@ -157,25 +209,40 @@ iptables-save
 
     #[test]
     fn finds_the_registered_path_of_a_mode() {
+        let d = Group::parse(DEBIAN).unwrap();
+        let path = |g: &Group, n: &str| g.registered(n).map(|a| a.path.clone());
         assert_eq!(
-            registered_choice(DEBIAN, "iptables-nft"),
+            path(&d, "iptables-nft"),
             Some("/usr/sbin/iptables-nft".into())
         );
         assert_eq!(
-            registered_choice(DEBIAN, "iptables-legacy"),
+            path(&d, "iptables-legacy"),
             Some("/usr/sbin/iptables-legacy".into())
         );
-        assert_eq!(registered_choice(DEBIAN, "ip6tables-nft"), None);
+        assert_eq!(d.registered("iptables-nft").unwrap().priority, "20");
+        assert_eq!(path(&d, "ip6tables-nft"), None);
         assert_eq!(
-            registered_choice(FEDORA, "iptables-legacy"),
+            path(&d, "iptables-nft-save"),
+            None,
+            "slave targets are not alternatives"
+        );
+        let f = Group::parse(FEDORA).unwrap();
+        assert_eq!(
+            path(&f, "iptables-legacy"),
             Some("/usr/sbin/iptables-legacy".into())
         );
-        assert_eq!(registered_choice(FEDORA, "iptables-wrapper"), None);
+        assert_eq!(f.alternatives.len(), 2);
+        assert_eq!(path(&f, "iptables-wrapper"), None);
+        let with_family = Alternative {
+            path: "/x".into(),
+            priority: "100@ipv4".into(),
+        };
+        assert_eq!(with_family.priority_number(), "100");
     }
 
     #[test]
     fn reads_the_links_of_a_group() {
-        let d = parse_links(DEBIAN).unwrap();
+        let d = Group::parse(DEBIAN).unwrap();
         assert_eq!(d.master, PathBuf::from("/usr/sbin/iptables"));
         assert_eq!(
             d.slaves,
@@ -190,12 +257,18 @@ iptables-save
                 ),
             ]
         );
-        let f = parse_links(FEDORA).unwrap();
+        assert_eq!(d.names(), ["iptables", "iptables-restore", "iptables-save"]);
+        let f = Group::parse(FEDORA).unwrap();
         assert_eq!(f.slaves.len(), 5);
         assert_eq!(f.slaves[0].0, "ip6tables");
-        assert_eq!(parse_links("auto\n"), None);
+        assert_eq!(Group::parse("auto\n"), None);
         assert_eq!(
-            parse_links("auto\n/usr/sbin/iptables\nslave-without-link"),
+            Group::parse("auto\n/usr/sbin/iptables\nslave-without-link"),
+            None
+        );
+        // An alternative cut short.
+        assert_eq!(
+            Group::parse("auto\n/usr/sbin/iptables\nx\n/x\n\n/alt\n10\n"),
             None
         );
     }

@@ -7,16 +7,20 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-use crate::detect::{self, Setting};
+use crate::detect::{self, Overall, Request};
+use crate::first_call::refusal;
 use crate::install;
 use crate::names::Mode;
 use crate::probe::{self, Host};
 use crate::report;
-use crate::settings;
+use crate::settings::Settings;
+use crate::switch;
+use crate::verify;
 use crate::Failure;
 
 pub const USAGE: &str = "\
 usage: iptables-wrapper detect [--json] [--dir DIR]
+       iptables-wrapper verify [--json] [--dir DIR]
        iptables-wrapper install [--no-sanity-check] [--symlinks]
        iptables-wrapper --help | --version";
 
@@ -25,15 +29,18 @@ iptables-wrapper: picks the iptables mode (legacy or nft) the host uses.
 
 Installed in place of iptables, iptables-save, iptables-restore, ip6tables,
 ip6tables-save and ip6tables-restore. The first call under one of those names
-finds the host's mode, repoints the six names at it and runs the command;
-later calls go straight to the real iptables.
+finds the host's mode for IPv4 and IPv6, repoints the six names at it and runs
+the command; later calls go straight to the real iptables.
 
 Commands:
   detect [--json] [--dir DIR]
-      Print the mode a first call would choose and why, changing nothing.
-      --json prints the decision with every probe's result. DIR is the
-      directory holding xtables-*-multi (default: this binary's directory,
-      else where xtables-*-multi is found in PATH).
+      Print the mode a first call would choose for each family and why, and
+      every warning, changing nothing. --json adds every probe's result.
+      DIR is the directory holding xtables-*-multi (default: this binary's
+      directory, else where xtables-*-multi is found in PATH).
+  verify [--json] [--dir DIR]
+      Check that the six names exist and lead to the wrapper or to one mode
+      per family. Exit status 0 when consistent, 1 when not.
   install [--no-sanity-check] [--symlinks]
       Put the wrapper in front of the six names, in the directory this
       binary is in (run it by absolute path). Registers it with
@@ -43,8 +50,11 @@ Commands:
       alternatives system exists.
 
 Environment:
-  IPTABLES_WRAPPER_MODE=auto|legacy|nft   force a mode (default auto)
+  IPTABLES_WRAPPER_MODE=auto|legacy|nft   force a mode (default auto; any case)
+  IPTABLES_WRAPPER_HINT_WAIT=SECONDS      without a kubelet hint, wait up to this
+                                          long for one (default 0, at most 300)
   IPTABLES_WRAPPER_PROBE_TIMEOUT=SECONDS  limit on each probe (default 5)
+  IPTABLES_WRAPPER_PROBES=auto|kernel|process  where probes get their answers
   IPTABLES_WRAPPER_DEBUG=1                print the first call's decision to stderr
 ";
 
@@ -62,6 +72,7 @@ pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
         }
         Some(Value(cmd)) if cmd == "detect" => detect_cmd(argv0, parser),
         Some(Value(cmd)) if cmd == "install" => install_cmd(argv0, parser),
+        Some(Value(cmd)) if cmd == "verify" => verify_cmd(argv0, parser),
         Some(other) => Err(Failure::usage(format!(
             "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
             describe(other)
@@ -82,7 +93,8 @@ fn usage(e: lexopt::Error) -> Failure {
     Failure::usage(e.to_string())
 }
 
-fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+/// `--json` and `--dir DIR`, the options `detect` and `verify` share.
+fn json_and_dir(parser: &mut lexopt::Parser) -> Result<(bool, Option<PathBuf>), Failure> {
     let mut json = false;
     let mut dir: Option<PathBuf> = None;
     while let Some(arg) = parser.next().map_err(usage)? {
@@ -92,33 +104,57 @@ fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
             other => return Err(usage(other.unexpected())),
         }
     }
-    let setting = settings::mode()?;
-    let timeout = settings::probe_timeout()?;
+    Ok((json, dir))
+}
+
+fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+    let (json, dir) = json_and_dir(&mut parser)?;
+    let settings = Settings::from_env()?;
     let dir = match dir {
         Some(d) => d,
         None => default_dir(argv0)?,
     };
-    let host = Host {
-        dir: dir.clone(),
-        timeout,
+    let host = Host::new(dir.clone(), settings.probe_timeout, settings.sources);
+    let request = Request {
+        setting: settings.mode,
+        hint_wait: settings.hint_wait,
+        thorough: true,
     };
-    let decision = detect::decide(setting, &host).map_err(|r| match r {
-        detect::Refusal::NothingInstalled => Failure::from(anyhow::anyhow!(
-            "neither xtables-legacy-multi nor xtables-nft-multi is in {}; pass --dir with the directory that holds them",
-            dir.display()
-        )),
-        detect::Refusal::ForcedButMissing(m) => Failure::usage(format!(
-            "{}={m}, but {} is not installed",
-            Setting::VAR,
-            dir.join(m.multi()).display()
-        )),
-    })?;
+    let mut decision = detect::decide(&request, &host).map_err(|r| refusal(r, &dir))?;
+    if decision.overall() == Overall::Split {
+        if let Some(group) = switch::split_blocker(&dir) {
+            decision.unsplit(&group);
+        }
+    }
     if json {
-        println!("{}", report::json(&decision, &dir));
+        println!("{}", report::json(&decision));
     } else {
-        println!("{}", report::line(&decision));
+        println!("{}", report::text(&decision));
     }
     Ok(())
+}
+
+fn verify_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+    let (json, dir) = json_and_dir(&mut parser)?;
+    let dir = match dir {
+        Some(d) => d,
+        None => default_dir(argv0)?,
+    };
+    let report = verify::check(&dir, crate::locate::FileId::current_exe());
+    if json {
+        println!("{}", report.json());
+    } else {
+        println!("{}", report.text());
+    }
+    if report.consistent() {
+        Ok(())
+    } else {
+        // The report above is the message; this line only sums it up.
+        Err(Failure::from(anyhow::anyhow!(
+            "the iptables names in {} are inconsistent",
+            dir.display()
+        )))
+    }
 }
 
 /// This binary's directory if it holds a multi binary (the installed case),
@@ -141,9 +177,9 @@ fn default_dir(argv0: &OsStr) -> Result<PathBuf, Failure> {
         .rev()
         .find_map(|m| crate::path_search::find(m.multi()).ok().and_then(|p| p.parent().map(PathBuf::from)))
         .ok_or_else(|| {
-            Failure::from(anyhow::anyhow!(
-                "no xtables-legacy-multi or xtables-nft-multi next to this binary or in PATH; pass --dir with the directory that holds them"
-            ))
+            Failure::not_installed(
+                "no xtables-legacy-multi or xtables-nft-multi next to this binary or in PATH; pass --dir with the directory that holds them",
+            )
         })
 }
 
@@ -159,5 +195,6 @@ fn install_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure>
             other => return Err(usage(other.unexpected())),
         }
     }
-    install::run(argv0, opts)
+    let settings = Settings::from_env()?;
+    install::run(argv0, opts, &settings)
 }

@@ -1,57 +1,74 @@
-//! Which mode the host uses, and why. Pure: every fact comes in through the
-//! [`Evidence`] trait, so the rules below are unit-tested with fakes and the
-//! real probing (processes, /proc, timeouts) lives in `probe.rs`.
+//! Which mode each address family uses, and why. Pure: every fact comes in
+//! through the [`Evidence`] trait, so the rules are unit-tested with fakes,
+//! and the real probing (kernel queries, iptables processes, /proc, clocks)
+//! lives in `probe/`. This module knows modes, families and kinds of
+//! evidence; how a probe is asked, and the command line it stands for, is
+//! the probe layer's business.
 //!
-//! The rules, first match wins:
-//! 1. `IPTABLES_WRAPPER_MODE=legacy|nft` forces the mode.
+//! The rules, for each family (IPv4, IPv6), first match wins:
+//! 1. `IPTABLES_WRAPPER_MODE=legacy|nft` forces the mode for both.
 //! 2. If only one mode is installed, it wins without probing.
-//! 3. A kubelet hint chain in nft's mangle table means nft.
-//! 4. A kubelet hint chain in legacy's mangle table means legacy. Legacy's
-//!    mangle is only read when the kernel already lists it: asking x_tables
-//!    for a missing table creates it (and may load a module), and the probe
-//!    must not change the host it is looking at.
-//! 5. More legacy rules than nft rules (IPv4 plus IPv6) means legacy; a tie
-//!    goes to nft.
-//! 6. No evidence at all: nft, the default of every current distribution.
+//! 3. If the kernel says nf_tables does not exist, legacy (installed, or
+//!    rule 2 would have applied) is the only back end that can work. That
+//!    takes a kernel answer: a timeout or any other failure is no evidence.
+//! 4. A kubelet hint chain in this family's nft mangle means nft; in its
+//!    legacy mangle, legacy; in both, nft. Legacy's mangle is only read when
+//!    the kernel already lists it: asking x_tables for a missing table
+//!    creates it (and may load a module), and looking must not change the
+//!    host.
+//! 5. No hint in this family, one in the other: follow the other. The
+//!    kubelet writes each family's hint through that family's binary, so a
+//!    hint in one family only is still the kubelet's choice.
+//! 6. No hint at all: the rule counts, both families summed; legacy needs
+//!    strictly more, a tie goes to nft.
+//! 7. No evidence: nft, the default of every current distribution.
+//!
+//! With `hint_wait`, a call that finds no hint anywhere asks again every
+//! 250 ms until one appears or the time is up, for agents that start before
+//! the kubelet has written its hint.
+//!
+//! A decision is data: a mode and a [`Reason`] per family, and a list of
+//! [`Warning`]s. `report.rs` renders them as text and JSON.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::names::{Family, Mode};
-use crate::scan::{Format, Scan};
+use crate::settings::Setting;
 
-/// What the operator asked for through `IPTABLES_WRAPPER_MODE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Setting {
-    Auto,
-    Force(Mode),
+/// Chains the kubelet creates in the mangle table of the mode it uses.
+/// `KUBE-IPTABLES-HINT` is the documented hint (Kubernetes 1.24+);
+/// `KUBE-KUBELET-CANARY` is older kubelets' canary chain, made in the same
+/// mode. A list of data: add a name here and every source looks for it.
+pub const HINT_CHAINS: &[&str] = &["KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"];
+
+/// How often a hint wait asks again.
+pub const HINT_POLL: Duration = Duration::from_millis(250);
+
+/// Which part of a mode's ruleset a probe reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// The mangle table only, for the hint chains.
+    Mangle,
+    /// Every table iptables keeps for the family, to count rules.
+    All,
 }
 
-impl Setting {
-    pub const VAR: &'static str = "IPTABLES_WRAPPER_MODE";
-
-    /// Parses the variable's value; unset or empty means auto.
-    pub fn parse(value: Option<&str>) -> Result<Setting, String> {
-        match value {
-            None | Some("") | Some("auto") => Ok(Setting::Auto),
-            Some(v) => Mode::parse(v).map(Setting::Force).ok_or_else(|| {
-                format!(
-                    "{}={v:?} is not a mode; use legacy, nft or auto (or leave it unset)",
-                    Self::VAR
-                )
-            }),
+impl Table {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Table::Mangle => "mangle",
+            Table::All => "all",
         }
     }
 }
 
-/// One look at a mode's ruleset: a hint probe (one family's mangle table)
-/// or a full dump (every table the family has).
+/// One question about one mode's ruleset in one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Probe {
     pub mode: Mode,
     pub family: Family,
-    /// `Some("mangle")` for a hint probe, `None` for a full dump.
-    pub table: Option<&'static str>,
+    pub table: Table,
 }
 
 impl Probe {
@@ -59,80 +76,72 @@ impl Probe {
         Probe {
             mode,
             family,
-            table: Some("mangle"),
+            table: Table::Mangle,
         }
     }
 
-    pub fn full(mode: Mode, family: Family) -> Probe {
+    pub fn count(mode: Mode, family: Family) -> Probe {
         Probe {
             mode,
             family,
-            table: None,
-        }
-    }
-
-    /// nft's hint is read with `iptables -t mangle -S`, not
-    /// `iptables-nft-save -t mangle`: nft-save fetches every rule of every
-    /// table from the kernel before printing the one asked for (1.3 s with
-    /// 100,000 filter rules), while the listing fetches mangle alone (a few
-    /// ms whatever the ruleset's size; see BENCHMARKS.md). Both create
-    /// nothing. Legacy's save of one table reads only that table.
-    pub fn format(&self) -> Format {
-        match (self.mode, self.table) {
-            (Mode::Nft, Some(_)) => Format::List,
-            _ => Format::Save,
-        }
-    }
-
-    /// The command name the multi binary dispatches on, e.g. `ip6tables-save`.
-    pub fn command(&self) -> String {
-        match self.format() {
-            Format::List => self.family.prefix().to_string(),
-            Format::Save => format!("{}-save", self.family.prefix()),
-        }
-    }
-
-    /// The arguments after the command name.
-    pub fn args(&self) -> Vec<&'static str> {
-        match (self.table, self.format()) {
-            (Some(t), Format::List) => vec!["-t", t, "-S"],
-            (Some(t), Format::Save) => vec!["-t", t],
-            (None, _) => vec![],
+            table: Table::All,
         }
     }
 }
 
-impl fmt::Display for Probe {
-    /// As an operator would type it: `ip6tables-legacy-save -t mangle`,
-    /// `iptables-nft -t mangle -S`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let command = self.command();
-        let (family, rest) = command.split_at(self.family.prefix().len());
-        write!(f, "{family}-{}{rest}", self.mode)?;
-        for a in self.args() {
-            write!(f, " {a}")?;
-        }
-        Ok(())
-    }
+/// Where a fact came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Asked of the kernel directly (netlink, getsockopt).
+    Kernel,
+    /// Read from an iptables command's output.
+    Process,
 }
 
-/// How one probe ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// It ran to completion with exit status 0.
-    Done { scan: Scan, elapsed: Duration },
-    /// It could not start, or exited non-zero: no evidence.
-    Failed(String),
-    /// It did not finish in time and was killed: no evidence.
-    TimedOut(Duration),
-    /// Deliberately not run; the string says why.
-    NotRun(String),
-}
-
-impl Outcome {
-    fn scan(&self) -> Option<&Scan> {
+impl Source {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Done { scan, .. } => Some(scan),
+            Source::Kernel => "kernel",
+            Source::Process => "process",
+        }
+    }
+}
+
+/// What a probe found out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// It answered: the rules it counted, and the first hint chain declared.
+    Found {
+        rules: u64,
+        hint: Option<&'static str>,
+    },
+    /// It failed. `nft_unusable` is set only when the failure is the
+    /// kernel's answer that nf_tables does not exist here (rule 3).
+    Failed { nft_unusable: bool },
+    /// It did not finish in time and was stopped: no evidence.
+    TimedOut,
+    /// Deliberately not asked.
+    NotRun,
+}
+
+/// One probe's result, as the probe layer reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub probe: Probe,
+    pub answer: Answer,
+    pub source: Source,
+    /// How it was asked, as an operator would repeat it: `iptables-nft -t
+    /// mangle -S`, or the kernel request.
+    pub command: String,
+    /// Why it failed or was not run, or which source it fell back from.
+    pub detail: Option<String>,
+    pub elapsed: Option<Duration>,
+}
+
+impl Observation {
+    fn found(&self) -> Option<(u64, Option<&'static str>)> {
+        match self.answer {
+            Answer::Found { rules, hint } => Some((rules, hint)),
             _ => None,
         }
     }
@@ -147,455 +156,589 @@ pub enum Tables {
     Unknown(String),
 }
 
+impl Tables {
+    fn lists(&self, table: &str) -> bool {
+        matches!(self, Tables::Listed(t) if t.iter().any(|n| n == table))
+    }
+
+    fn is_empty_list(&self) -> bool {
+        matches!(self, Tables::Listed(t) if t.is_empty())
+    }
+}
+
 /// The facts detection needs. The real implementation is `probe::Host`.
 pub trait Evidence {
     /// Whether `xtables-<mode>-multi` is present and executable.
     fn installed(&self, mode: Mode) -> bool;
-    /// The legacy tables that already exist in this network namespace.
+    /// The legacy tables that exist in this network namespace now.
     fn legacy_tables(&self, family: Family) -> Tables;
-    /// Runs the probes (concurrently, each with a timeout) and returns one
-    /// outcome per probe, in order.
-    fn run(&self, probes: &[Probe]) -> Vec<Outcome>;
+    /// How `probe` would be asked, for a probe that is not run.
+    fn command(&self, probe: &Probe) -> (String, Source);
+    /// Asks the probes (concurrently where they are processes, each with a
+    /// deadline) and returns one observation per probe, in order.
+    fn run(&self, probes: &[Probe]) -> Vec<Observation>;
+    /// nf_tables tables that are not iptables-nft's, as `family name`
+    /// (`inet kube-proxy`); `None` where they cannot be listed.
+    fn native_tables(&self) -> Option<Vec<String>> {
+        None
+    }
+    /// A monotonic clock, for the hint wait.
+    fn clock(&self) -> Duration;
+    /// Sleeps, for the hint wait.
+    fn pause(&self, d: Duration);
 }
 
-/// The chosen mode and the reason, in words, with every probe's result.
+/// Why a family got its mode.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
+pub enum Reason {
+    Override(Mode),
+    OnlyInstalled(Mode),
+    /// The kernel's own words, as the probe reported them.
+    NftUnusable(String),
+    /// A hint chain in this family's `mode` mangle.
+    Hint {
+        chain: &'static str,
+        mode: Mode,
+        family: Family,
+    },
+    /// No hint in this family; this one is in the other family's mangle.
+    OtherFamilyHint {
+        chain: &'static str,
+        mode: Mode,
+        family: Family,
+    },
+    RuleCount {
+        legacy: u64,
+        nft: u64,
+    },
+    Tie {
+        rules: u64,
+    },
+    Default,
+}
+
+impl Reason {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::Override(_) => "override",
+            Reason::OnlyInstalled(_) => "only-installed",
+            Reason::NftUnusable(_) => "nft-unusable",
+            Reason::Hint { .. } => "hint",
+            Reason::OtherFamilyHint { .. } => "other-family-hint",
+            Reason::RuleCount { .. } => "rule-count",
+            Reason::Tie { .. } => "tie",
+            Reason::Default => "default",
+        }
+    }
+}
+
+/// `KUBE-IPTABLES-HINT in ip6tables-nft mangle`
+fn hint_place(chain: &str, mode: Mode, family: Family) -> String {
+    format!("{chain} in {}-{mode} mangle", family.prefix())
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Override(m) => write!(f, "{}={m}", crate::settings::MODE_VAR),
+            Reason::OnlyInstalled(m) => write!(f, "only {m} installed"),
+            Reason::NftUnusable(why) => write!(f, "nf_tables unusable in this kernel: {why}"),
+            Reason::Hint {
+                chain,
+                mode,
+                family,
+            } => f.write_str(&hint_place(chain, *mode, *family)),
+            Reason::OtherFamilyHint {
+                chain,
+                mode,
+                family,
+            } => write!(
+                f,
+                "no hint of its own; follows {}",
+                hint_place(chain, *mode, *family)
+            ),
+            Reason::RuleCount { legacy, nft } if legacy > nft => {
+                write!(f, "legacy {legacy} rules > nft {nft} rules")
+            }
+            Reason::RuleCount { legacy, nft } => {
+                write!(f, "nft {nft} rules > legacy {legacy} rules")
+            }
+            Reason::Tie { rules } => write!(
+                f,
+                "legacy {rules} rules = nft {rules} rules, a tie goes to nft"
+            ),
+            Reason::Default => f.write_str("no evidence, default nft"),
+        }
+    }
+}
+
+/// Something the operator should know, whatever the mode chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// The back end that lost holds rules in `family`: nothing will read them.
+    StrandedRules {
+        family: Family,
+        loser: Mode,
+        rules: u64,
+        winner_rules: Option<u64>,
+    },
+    /// `IPTABLES_WRAPPER_MODE` says `forced`, detection says otherwise.
+    OverrideMismatch {
+        family: Family,
+        forced: Mode,
+        detected: Mode,
+        reason: Reason,
+    },
+    /// The families use different modes, but one alternatives group covers
+    /// both, so IPv4's mode is used for both.
+    SplitNotPossible { v4: Mode, v6: Mode, group: String },
+    /// No hint appeared within the wait.
+    HintWaitExpired { waited: Duration },
+    /// Legacy was chosen while the kernel lists no x_tables table at all.
+    LegacyMaybeMissing,
+    /// Legacy won, but nf_tables holds tables of other programs.
+    NativeNftables { tables: Vec<String> },
+}
+
+impl Warning {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Warning::StrandedRules { .. } => "stranded-rules",
+            Warning::OverrideMismatch { .. } => "override-mismatch",
+            Warning::SplitNotPossible { .. } => "split-not-possible",
+            Warning::HintWaitExpired { .. } => "hint-wait-expired",
+            Warning::LegacyMaybeMissing => "legacy-maybe-missing",
+            Warning::NativeNftables { .. } => "native-nftables",
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::StrandedRules {
+                family,
+                loser,
+                rules,
+                winner_rules,
+            } => {
+                write!(
+                    f,
+                    "{family}: {} holds {rules} rules that will be ignored, since {family} uses {}",
+                    loser,
+                    loser.other()
+                )?;
+                if let Some(w) = winner_rules {
+                    write!(f, " ({w} rules)")?;
+                }
+                write!(
+                    f,
+                    "; if they matter, move them to {}, else remove them with {}-{loser}-save/restore",
+                    loser.other(),
+                    family.prefix()
+                )
+            }
+            Warning::OverrideMismatch {
+                family,
+                forced,
+                detected,
+                reason,
+            } => write!(
+                f,
+                "{}={forced}, but detection would choose {detected} for {family} ({reason})",
+                crate::settings::MODE_VAR
+            ),
+            Warning::SplitNotPossible { v4, v6, group } => write!(
+                f,
+                "IPv4 uses {v4} and IPv6 uses {v6}, but one alternatives group ({group}) covers both families here; both use {v4}, IPv4's mode"
+            ),
+            Warning::HintWaitExpired { waited } => write!(
+                f,
+                "no kubelet hint chain appeared within {:.1} s ({}); decided without one",
+                waited.as_secs_f64(),
+                crate::settings::HINT_WAIT_VAR
+            ),
+            Warning::LegacyMaybeMissing => f.write_str(
+                "legacy chosen, but the kernel lists no x_tables table at all (/proc/net/ip_tables_names, ip6_tables_names); Linux 6.17 and later can be built without legacy x_tables (CONFIG_NETFILTER_XTABLES_LEGACY), and then every legacy call fails",
+            ),
+            Warning::NativeNftables { tables } => write!(
+                f,
+                "legacy chosen, but nf_tables holds tables of other programs ({}), so this host also uses nf_tables",
+                tables.join(", ")
+            ),
+        }
+    }
+}
+
+/// One family's mode and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
     pub mode: Mode,
-    pub reason: String,
-    pub probes: Vec<(Probe, Outcome)>,
+    pub reason: Reason,
+}
+
+/// The outcome of detection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// Indexed by [`Family::index`].
+    pub families: [Choice; 2],
+    pub warnings: Vec<Warning>,
+    pub probes: Vec<Observation>,
+    /// nf_tables tables that are not iptables-nft's, when they were listed.
+    pub native_tables: Option<Vec<String>>,
+}
+
+/// Both families' mode, or that they differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overall {
+    Same(Mode),
+    Split,
+}
+
+impl Decision {
+    fn both(reason: Reason, mode: Mode) -> Decision {
+        let c = Choice { mode, reason };
+        Decision {
+            families: [c.clone(), c],
+            warnings: vec![],
+            probes: vec![],
+            native_tables: None,
+        }
+    }
+
+    pub fn family(&self, f: Family) -> &Choice {
+        &self.families[f.index()]
+    }
+
+    pub fn mode(&self, f: Family) -> Mode {
+        self.family(f).mode
+    }
+
+    pub fn overall(&self) -> Overall {
+        match (self.mode(Family::V4), self.mode(Family::V6)) {
+            (a, b) if a == b => Overall::Same(a),
+            _ => Overall::Split,
+        }
+    }
+
+    /// Where the names cannot be split (one alternatives `group` covers
+    /// both families), IPv4's mode is used for both, with a warning. IPv6
+    /// keeps its reason, which says what the host itself does.
+    pub fn unsplit(&mut self, group: &str) {
+        let (v4, v6) = (self.mode(Family::V4), self.mode(Family::V6));
+        if v4 != v6 {
+            self.families[Family::V6.index()].mode = v4;
+            self.warnings.push(Warning::SplitNotPossible {
+                v4,
+                v6,
+                group: group.to_string(),
+            });
+        }
+    }
 }
 
 /// Why detection could not choose.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
+    /// Neither multi binary is installed.
     NothingInstalled,
+    /// The forced mode is not installed.
     ForcedButMissing(Mode),
 }
 
-pub fn decide(setting: Setting, ev: &dyn Evidence) -> Result<Decision, Refusal> {
+/// What is being asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub setting: Setting,
+    pub hint_wait: Duration,
+    /// `detect`: gather every piece of evidence, including rule counts after
+    /// a hint and the evidence an override skips, to show every warning. A
+    /// first call asks only what its decision needs.
+    pub thorough: bool,
+}
+
+pub fn decide(req: &Request, ev: &dyn Evidence) -> Result<Decision, Refusal> {
     let installed: Vec<Mode> = Mode::ALL.into_iter().filter(|m| ev.installed(*m)).collect();
-    if let Setting::Force(mode) = setting {
-        if !installed.contains(&mode) {
-            return Err(Refusal::ForcedButMissing(mode));
+    let tables = Family::ALL.map(|f| ev.legacy_tables(f));
+    let mut facts = Facts::new(tables);
+    let mut decision = match req.setting {
+        Setting::Force(mode) => {
+            if !installed.contains(&mode) {
+                return Err(Refusal::ForcedButMissing(mode));
+            }
+            let mut d = Decision::both(Reason::Override(mode), mode);
+            if req.thorough && installed.len() == 2 {
+                let detected = auto(req, ev, &mut facts);
+                for f in Family::ALL {
+                    let c = detected.family(f);
+                    if c.mode != mode {
+                        d.warnings.push(Warning::OverrideMismatch {
+                            family: f,
+                            forced: mode,
+                            detected: c.mode,
+                            reason: c.reason.clone(),
+                        });
+                    }
+                }
+            }
+            d
         }
-        return Ok(Decision {
+        Setting::Auto => match installed[..] {
+            [] => return Err(Refusal::NothingInstalled),
+            [only] => Decision::both(Reason::OnlyInstalled(only), only),
+            _ => auto(req, ev, &mut facts),
+        },
+    };
+    if req.thorough {
+        facts.native = ev.native_tables();
+    }
+    facts.warn(&mut decision);
+    decision.probes = facts.observed;
+    decision.native_tables = facts.native;
+    Ok(decision)
+}
+
+/// What the probes have shown so far.
+struct Facts {
+    tables: [Tables; 2],
+    observed: Vec<Observation>,
+    waited: Option<Duration>,
+    native: Option<Vec<String>>,
+}
+
+impl Facts {
+    fn new(tables: [Tables; 2]) -> Facts {
+        Facts {
+            tables,
+            observed: vec![],
+            waited: None,
+            native: None,
+        }
+    }
+
+    /// Asks `probes`; a probe asked again replaces its earlier result.
+    fn ask(&mut self, ev: &dyn Evidence, probes: &[Probe]) {
+        for o in ev.run(probes) {
+            self.record(o);
+        }
+    }
+
+    fn record(&mut self, o: Observation) {
+        self.observed.retain(|old| old.probe != o.probe);
+        self.observed.push(o);
+    }
+
+    fn skip(&mut self, ev: &dyn Evidence, probe: Probe, why: String) {
+        let (command, source) = ev.command(&probe);
+        self.record(Observation {
+            probe,
+            answer: Answer::NotRun,
+            source,
+            command,
+            detail: Some(why),
+            elapsed: None,
+        });
+    }
+
+    fn get(&self, probe: Probe) -> Option<&Observation> {
+        self.observed.iter().find(|o| o.probe == probe)
+    }
+
+    /// The hint chain a probe found, if it ran and found one.
+    fn hint(&self, mode: Mode, family: Family) -> Option<&'static str> {
+        self.get(Probe::hint(mode, family))
+            .and_then(Observation::found)
+            .and_then(|(_, h)| h)
+    }
+
+    /// The family's own hint: nft's first, so nft wins when both have one.
+    fn own_hint(&self, family: Family) -> Option<(&'static str, Mode)> {
+        [Mode::Nft, Mode::Legacy]
+            .into_iter()
+            .find_map(|m| self.hint(m, family).map(|c| (c, m)))
+    }
+
+    fn rules(&self, mode: Mode, family: Family) -> Option<u64> {
+        self.get(Probe::count(mode, family))
+            .and_then(Observation::found)
+            .map(|(n, _)| n)
+    }
+
+    /// The first nft probe failure that is the kernel saying nf_tables does
+    /// not exist, with its words.
+    fn nft_unusable(&self) -> Option<String> {
+        self.observed.iter().find_map(|o| match o.answer {
+            Answer::Failed { nft_unusable: true } => {
+                Some(o.detail.clone().unwrap_or_else(|| "no nf_tables".into()))
+            }
+            _ => None,
+        })
+    }
+
+    /// The hint probes: nft's for both families; legacy's only where the
+    /// kernel already lists mangle.
+    fn hint_round(&mut self, ev: &dyn Evidence) {
+        let mut probes = vec![
+            Probe::hint(Mode::Nft, Family::V4),
+            Probe::hint(Mode::Nft, Family::V6),
+        ];
+        for f in Family::ALL {
+            let probe = Probe::hint(Mode::Legacy, f);
+            match &self.tables[f.index()] {
+                t if t.lists("mangle") => probes.push(probe),
+                Tables::Listed(_) => self.skip(
+                    ev,
+                    probe,
+                    format!("mangle not listed in {}", f.legacy_tables_file()),
+                ),
+                Tables::Unknown(why) => self.skip(ev, probe, why.clone()),
+            }
+        }
+        self.ask(ev, &probes);
+    }
+
+    /// The full counts, unless already asked. A family whose legacy table
+    /// list is empty has no legacy rules, so it is not asked.
+    fn count_round(&mut self, ev: &dyn Evidence) {
+        if self.get(Probe::count(Mode::Nft, Family::V4)).is_some() {
+            return;
+        }
+        let mut probes = vec![];
+        for f in Family::ALL {
+            let probe = Probe::count(Mode::Legacy, f);
+            match &self.tables[f.index()] {
+                Tables::Listed(t) if !t.is_empty() => probes.push(probe),
+                Tables::Listed(_) => self.skip(
+                    ev,
+                    probe,
+                    format!("no tables listed in {}", f.legacy_tables_file()),
+                ),
+                Tables::Unknown(why) => self.skip(ev, probe, why.clone()),
+            }
+        }
+        probes.extend(Family::ALL.map(|f| Probe::count(Mode::Nft, f)));
+        self.ask(ev, &probes);
+    }
+
+    fn any_hint(&self) -> bool {
+        Family::ALL.iter().any(|f| self.own_hint(*f).is_some())
+    }
+
+    /// Asks for the hints again every [`HINT_POLL`] until one appears or
+    /// `wait` has passed. The legacy table lists are read again each time:
+    /// a kubelet starting in legacy mode creates mangle as it writes its hint.
+    fn wait_for_hint(&mut self, ev: &dyn Evidence, wait: Duration) {
+        let start = ev.clock();
+        loop {
+            let spent = ev.clock().saturating_sub(start);
+            if spent >= wait {
+                self.waited = Some(wait);
+                return;
+            }
+            ev.pause(HINT_POLL.min(wait - spent));
+            self.tables = Family::ALL.map(|f| ev.legacy_tables(f));
+            self.hint_round(ev);
+            if self.any_hint() {
+                return;
+            }
+        }
+    }
+
+    fn warn(&self, d: &mut Decision) {
+        if let Some(waited) = self.waited {
+            d.warnings.push(Warning::HintWaitExpired { waited });
+        }
+        for f in Family::ALL {
+            let winner = d.mode(f);
+            let loser = winner.other();
+            if let Some(rules) = self.rules(loser, f).filter(|n| *n > 0) {
+                d.warnings.push(Warning::StrandedRules {
+                    family: f,
+                    loser,
+                    rules,
+                    winner_rules: self.rules(winner, f),
+                });
+            }
+        }
+        let legacy_chosen = Family::ALL.iter().any(|f| d.mode(*f) == Mode::Legacy);
+        if legacy_chosen && self.tables.iter().all(Tables::is_empty_list) {
+            d.warnings.push(Warning::LegacyMaybeMissing);
+        }
+        if let Some(native) = self.native.as_ref().filter(|n| !n.is_empty()) {
+            if legacy_chosen {
+                d.warnings.push(Warning::NativeNftables {
+                    tables: native.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Rules 3 to 7, both modes installed.
+fn auto(req: &Request, ev: &dyn Evidence, facts: &mut Facts) -> Decision {
+    facts.hint_round(ev);
+    if let Some(why) = facts.nft_unusable() {
+        if req.thorough {
+            facts.count_round(ev);
+        }
+        return Decision::both(Reason::NftUnusable(why), Mode::Legacy);
+    }
+    if !facts.any_hint() && !req.hint_wait.is_zero() {
+        facts.wait_for_hint(ev, req.hint_wait);
+    }
+    let hinted = Family::ALL.map(|f| facts.own_hint(f));
+    let choice = |f: Family| -> Option<Choice> {
+        if let Some((chain, mode)) = hinted[f.index()] {
+            return Some(Choice {
+                mode,
+                reason: Reason::Hint {
+                    chain,
+                    mode,
+                    family: f,
+                },
+            });
+        }
+        let other = f.other();
+        hinted[other.index()].map(|(chain, mode)| Choice {
             mode,
-            reason: format!("{}={mode}", Setting::VAR),
+            reason: Reason::OtherFamilyHint {
+                chain,
+                mode,
+                family: other,
+            },
+        })
+    };
+    if let (Some(v4), Some(v6)) = (choice(Family::V4), choice(Family::V6)) {
+        if req.thorough {
+            facts.count_round(ev);
+        }
+        return Decision {
+            families: [v4, v6],
+            warnings: vec![],
             probes: vec![],
-        });
-    }
-    match installed[..] {
-        [] => return Err(Refusal::NothingInstalled),
-        [only] => {
-            return Ok(Decision {
-                mode: only,
-                reason: format!("only {only} installed"),
-                probes: vec![],
-            })
-        }
-        _ => {}
+            native_tables: None,
+        };
     }
 
-    let mut record: Vec<(Probe, Outcome)> = Vec::new();
-    let tables: Vec<(Family, Tables)> = Family::ALL
-        .into_iter()
-        .map(|f| (f, ev.legacy_tables(f)))
-        .collect();
-
-    // Rules 3 and 4. All hint probes run at once; nft's are listed first so
-    // that, if both modes carry a hint, nft wins as rule 3 says.
-    let mut hint_probes = Vec::new();
-    for family in Family::ALL {
-        hint_probes.push(Probe::hint(Mode::Nft, family));
-    }
-    for (family, t) in &tables {
-        let probe = Probe::hint(Mode::Legacy, *family);
-        match t {
-            Tables::Listed(names) if names.iter().any(|n| n == "mangle") => hint_probes.push(probe),
-            Tables::Listed(_) => record.push((
-                probe,
-                Outcome::NotRun(format!(
-                    "mangle not listed in {}",
-                    family.legacy_tables_file()
-                )),
-            )),
-            Tables::Unknown(why) => record.push((probe, Outcome::NotRun(why.clone()))),
-        }
-    }
-    let outcomes = ev.run(&hint_probes);
-    let hints: Vec<(Probe, Outcome)> = hint_probes.into_iter().zip(outcomes).collect();
-    let found = hints
-        .iter()
-        .find_map(|(p, o)| o.scan().and_then(|s| s.hint).map(|chain| (*p, chain)));
-    record.splice(0..0, hints);
-    if let Some((probe, chain)) = found {
-        return Ok(Decision {
-            mode: probe.mode,
-            reason: format!("{chain} in {}-{} mangle", probe.family.prefix(), probe.mode),
-            probes: record,
-        });
-    }
-
-    // Rule 5. A family whose legacy table list is empty has no legacy rules,
-    // so its full dump is not worth a process.
-    let mut count_probes = Vec::new();
-    for (family, t) in &tables {
-        let probe = Probe::full(Mode::Legacy, *family);
-        match t {
-            Tables::Listed(names) if !names.is_empty() => count_probes.push(probe),
-            Tables::Listed(_) => record.push((
-                probe,
-                Outcome::NotRun(format!(
-                    "no tables listed in {}",
-                    family.legacy_tables_file()
-                )),
-            )),
-            Tables::Unknown(why) => record.push((probe, Outcome::NotRun(why.clone()))),
-        }
-    }
-    for family in Family::ALL {
-        count_probes.push(Probe::full(Mode::Nft, family));
-    }
-    let outcomes = ev.run(&count_probes);
-    let counted: Vec<(Probe, Outcome)> = count_probes.into_iter().zip(outcomes).collect();
+    facts.count_round(ev);
     let total = |mode: Mode| -> u64 {
-        counted
+        Family::ALL
             .iter()
-            .filter(|(p, _)| p.mode == mode)
-            .filter_map(|(_, o)| o.scan())
-            .map(|s| s.rules)
+            .filter_map(|f| facts.rules(mode, *f))
             .sum()
     };
     let (legacy, nft) = (total(Mode::Legacy), total(Mode::Nft));
-    record.extend(counted);
-
     let (mode, reason) = if legacy > nft {
-        (
-            Mode::Legacy,
-            format!("legacy {legacy} rules > nft {nft} rules"),
-        )
+        (Mode::Legacy, Reason::RuleCount { legacy, nft })
     } else if nft > legacy {
-        (
-            Mode::Nft,
-            format!("nft {nft} rules > legacy {legacy} rules"),
-        )
+        (Mode::Nft, Reason::RuleCount { legacy, nft })
     } else if nft > 0 {
-        (
-            Mode::Nft,
-            format!("legacy {legacy} rules = nft {nft} rules, a tie goes to nft"),
-        )
+        (Mode::Nft, Reason::Tie { rules: nft })
     } else {
-        (Mode::Nft, "no evidence, default nft".to_string())
+        (Mode::Nft, Reason::Default)
     };
-    Ok(Decision {
-        mode,
-        reason,
-        probes: record,
-    })
+    Decision::both(reason, mode)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-
-    /// A host made of canned answers. It remembers which probes were asked
-    /// for, so tests can check that legacy tables were never touched.
-    #[derive(Default)]
-    struct Fake {
-        installed: Vec<Mode>,
-        tables: HashMap<Family, Tables>,
-        answers: HashMap<Probe, Outcome>,
-        asked: RefCell<Vec<Probe>>,
-    }
-
-    impl Fake {
-        fn both() -> Fake {
-            let mut f = Fake {
-                installed: vec![Mode::Legacy, Mode::Nft],
-                ..Fake::default()
-            };
-            for fam in Family::ALL {
-                f.tables.insert(fam, Tables::Listed(vec![]));
-            }
-            f
-        }
-        fn tables(mut self, family: Family, names: &[&str]) -> Self {
-            self.tables.insert(
-                family,
-                Tables::Listed(names.iter().map(|s| s.to_string()).collect()),
-            );
-            self
-        }
-        fn answer(mut self, probe: Probe, rules: u64, hint: Option<&'static str>) -> Self {
-            let outcome = Outcome::Done {
-                scan: Scan { rules, hint },
-                elapsed: Duration::ZERO,
-            };
-            self.answers.insert(probe, outcome);
-            self
-        }
-        fn outcome(mut self, probe: Probe, outcome: Outcome) -> Self {
-            self.answers.insert(probe, outcome);
-            self
-        }
-        fn asked(&self) -> Vec<Probe> {
-            self.asked.borrow().clone()
-        }
-    }
-
-    impl Evidence for Fake {
-        fn installed(&self, mode: Mode) -> bool {
-            self.installed.contains(&mode)
-        }
-        fn legacy_tables(&self, family: Family) -> Tables {
-            self.tables[&family].clone()
-        }
-        fn run(&self, probes: &[Probe]) -> Vec<Outcome> {
-            self.asked.borrow_mut().extend_from_slice(probes);
-            probes
-                .iter()
-                .map(|p| {
-                    self.answers.get(p).cloned().unwrap_or(Outcome::Done {
-                        scan: Scan::default(),
-                        elapsed: Duration::ZERO,
-                    })
-                })
-                .collect()
-        }
-    }
-
-    use Family::{V4, V6};
-    use Mode::{Legacy, Nft};
-    const HINT: Option<&str> = Some("KUBE-IPTABLES-HINT");
-    const CANARY: Option<&str> = Some("KUBE-KUBELET-CANARY");
-
-    fn auto(f: &Fake) -> Decision {
-        decide(Setting::Auto, f).unwrap()
-    }
-
-    #[test]
-    fn setting_parses_and_rejects_junk() {
-        assert_eq!(Setting::parse(None), Ok(Setting::Auto));
-        assert_eq!(Setting::parse(Some("")), Ok(Setting::Auto));
-        assert_eq!(Setting::parse(Some("auto")), Ok(Setting::Auto));
-        assert_eq!(Setting::parse(Some("legacy")), Ok(Setting::Force(Legacy)));
-        assert_eq!(Setting::parse(Some("nft")), Ok(Setting::Force(Nft)));
-        let err = Setting::parse(Some("nf_tables")).unwrap_err();
-        assert!(
-            err.contains("IPTABLES_WRAPPER_MODE") && err.contains("legacy, nft or auto"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn override_wins_without_probing() {
-        let f = Fake::both().answer(Probe::hint(Nft, V4), 0, HINT);
-        let d = decide(Setting::Force(Legacy), &f).unwrap();
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Legacy, "IPTABLES_WRAPPER_MODE=legacy")
-        );
-        assert!(f.asked().is_empty());
-    }
-
-    #[test]
-    fn override_of_a_missing_mode_is_refused() {
-        let f = Fake {
-            installed: vec![Nft],
-            ..Fake::both()
-        };
-        assert_eq!(
-            decide(Setting::Force(Legacy), &f),
-            Err(Refusal::ForcedButMissing(Legacy))
-        );
-    }
-
-    #[test]
-    fn a_single_installed_mode_wins_without_probing() {
-        for m in Mode::ALL {
-            let f = Fake {
-                installed: vec![m],
-                ..Fake::both()
-            };
-            let d = auto(&f);
-            assert_eq!((d.mode, d.reason), (m, format!("only {m} installed")));
-            assert!(f.asked().is_empty());
-        }
-        let none = Fake {
-            installed: vec![],
-            ..Fake::both()
-        };
-        assert_eq!(decide(Setting::Auto, &none), Err(Refusal::NothingInstalled));
-    }
-
-    #[test]
-    fn nft_hint_wins() {
-        let f = Fake::both()
-            .tables(V4, &["filter", "mangle"])
-            .answer(Probe::full(Legacy, V4), 500, None)
-            .answer(Probe::hint(Nft, V4), 0, HINT);
-        let d = auto(&f);
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Nft, "KUBE-IPTABLES-HINT in iptables-nft mangle")
-        );
-        assert!(
-            !f.asked().iter().any(|p| p.table.is_none()),
-            "no full dumps after a hint"
-        );
-    }
-
-    #[test]
-    fn legacy_hint_wins_over_nft_rules() {
-        let f = Fake::both()
-            .tables(V4, &["mangle"])
-            .answer(Probe::hint(Legacy, V4), 0, HINT)
-            .answer(Probe::full(Nft, V4), 900, None);
-        let d = auto(&f);
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Legacy, "KUBE-IPTABLES-HINT in iptables-legacy mangle")
-        );
-    }
-
-    #[test]
-    fn hint_only_in_ipv6_and_canary_count() {
-        let f = Fake::both().tables(V6, &["filter", "mangle"]).answer(
-            Probe::hint(Legacy, V6),
-            0,
-            CANARY,
-        );
-        let d = auto(&f);
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Legacy, "KUBE-KUBELET-CANARY in ip6tables-legacy mangle")
-        );
-    }
-
-    #[test]
-    fn nft_hint_beats_legacy_hint() {
-        let f = Fake::both()
-            .tables(V4, &["mangle"])
-            .answer(Probe::hint(Legacy, V4), 0, HINT)
-            .answer(Probe::hint(Nft, V6), 0, HINT);
-        assert_eq!(auto(&f).mode, Nft);
-    }
-
-    #[test]
-    fn legacy_mangle_is_never_read_unless_listed() {
-        let f =
-            Fake::both()
-                .tables(V4, &["filter", "nat"])
-                .answer(Probe::hint(Legacy, V4), 0, HINT);
-        let d = auto(&f);
-        assert_ne!(d.reason, "KUBE-IPTABLES-HINT in iptables-legacy mangle");
-        let asked = f.asked();
-        assert!(!asked.contains(&Probe::hint(Legacy, V4)));
-        assert!(!asked.contains(&Probe::hint(Legacy, V6)));
-        // A family with no legacy tables at all gets no full dump either.
-        assert!(asked.contains(&Probe::full(Legacy, V4)));
-        assert!(!asked.contains(&Probe::full(Legacy, V6)));
-        assert!(d.probes.iter().any(|(p, o)| *p == Probe::hint(Legacy, V4)
-            && *o == Outcome::NotRun("mangle not listed in /proc/net/ip_tables_names".into())));
-    }
-
-    #[test]
-    fn unknown_legacy_tables_mean_no_legacy_probes() {
-        let mut f = Fake::both().answer(Probe::full(Nft, V4), 2, None);
-        for fam in Family::ALL {
-            f.tables
-                .insert(fam, Tables::Unknown("/proc is not mounted".into()));
-        }
-        let d = auto(&f);
-        assert!(f.asked().iter().all(|p| p.mode == Nft));
-        assert_eq!(d.reason, "nft 2 rules > legacy 0 rules");
-    }
-
-    #[test]
-    fn counting_decides_each_way_and_sums_both_families() {
-        let f = Fake::both()
-            .tables(V4, &["filter"])
-            .tables(V6, &["filter"])
-            .answer(Probe::full(Legacy, V4), 1500, None)
-            .answer(Probe::full(Legacy, V6), 20, None)
-            .answer(Probe::full(Nft, V4), 3, None);
-        let d = auto(&f);
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Legacy, "legacy 1520 rules > nft 3 rules")
-        );
-
-        let f = Fake::both()
-            .tables(V4, &["filter"])
-            .answer(Probe::full(Legacy, V4), 3, None)
-            .answer(Probe::full(Nft, V6), 4, None);
-        assert_eq!(auto(&f).reason, "nft 4 rules > legacy 3 rules");
-    }
-
-    #[test]
-    fn a_tie_goes_to_nft() {
-        let f = Fake::both()
-            .tables(V4, &["filter"])
-            .answer(Probe::full(Legacy, V4), 7, None)
-            .answer(Probe::full(Nft, V4), 7, None);
-        let d = auto(&f);
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Nft, "legacy 7 rules = nft 7 rules, a tie goes to nft")
-        );
-    }
-
-    #[test]
-    fn no_evidence_defaults_to_nft() {
-        let d = auto(&Fake::both());
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Nft, "no evidence, default nft")
-        );
-    }
-
-    #[test]
-    fn failed_and_timed_out_probes_are_no_evidence() {
-        let f = Fake::both()
-            .tables(V4, &["filter", "mangle"])
-            .outcome(
-                Probe::hint(Nft, V4),
-                Outcome::TimedOut(Duration::from_secs(5)),
-            )
-            .outcome(
-                Probe::hint(Nft, V6),
-                Outcome::Failed("exit status 1".into()),
-            )
-            .outcome(
-                Probe::full(Nft, V4),
-                Outcome::TimedOut(Duration::from_secs(5)),
-            )
-            .answer(Probe::full(Legacy, V4), 1, None);
-        let d = auto(&f);
-        assert_eq!(
-            (d.mode, d.reason.as_str()),
-            (Legacy, "legacy 1 rules > nft 0 rules")
-        );
-        assert_eq!(d.probes.len(), 8, "every probe is reported: {:?}", d.probes);
-    }
-
-    #[test]
-    fn probes_print_as_commands() {
-        assert_eq!(
-            Probe::hint(Legacy, V6).to_string(),
-            "ip6tables-legacy-save -t mangle"
-        );
-        assert_eq!(Probe::full(Nft, V4).to_string(), "iptables-nft-save");
-        assert_eq!(
-            Probe::hint(Nft, V6).to_string(),
-            "ip6tables-nft -t mangle -S"
-        );
-        assert_eq!(Probe::full(Nft, V6).command(), "ip6tables-save");
-        assert_eq!(Probe::hint(Nft, V4).command(), "iptables");
-        assert_eq!(Probe::hint(Nft, V4).args(), ["-t", "mangle", "-S"]);
-        assert_eq!(Probe::hint(Legacy, V4).args(), ["-t", "mangle"]);
-    }
-}
+mod tests;

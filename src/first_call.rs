@@ -5,25 +5,18 @@
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
-use crate::detect::{self, Refusal, Setting};
+use crate::detect::{self, Overall, Refusal, Request};
 use crate::exec::exec_multi;
 use crate::locate::{self, resolved_mode, FileId};
-use crate::names::Mode;
+use crate::names::{Family, Mode};
 use crate::probe::Host;
 use crate::report;
-use crate::settings;
+use crate::settings::{Settings, MODE_VAR};
 use crate::switch;
 use crate::Failure;
 
-pub const DEBUG_VAR: &str = "IPTABLES_WRAPPER_DEBUG";
-
-fn debug() -> bool {
-    std::env::var_os(DEBUG_VAR).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
 pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
-    let setting = settings::mode()?;
-    let timeout = settings::probe_timeout()?;
+    let settings = Settings::from_env()?;
     let me = FileId::current_exe();
     let path = locate::called_path(argv0, me)?;
     let dir = locate::dir_of(&path)?;
@@ -45,7 +38,7 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
     };
     // Checked again under the lock: the holder before us may have switched.
     if let Some(mode) = resolved_mode(&link) {
-        if debug() {
+        if settings.debug {
             eprintln!(
                 "iptables-wrapper: {} already switched to {mode} by another call",
                 link.display()
@@ -55,18 +48,29 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
         return become_mode(&dir, mode, command, args, wrapper);
     }
 
-    let host = Host {
-        dir: dir.clone(),
-        timeout,
+    let host = Host::new(dir.clone(), settings.probe_timeout, settings.sources);
+    let request = Request {
+        setting: settings.mode,
+        hint_wait: settings.hint_wait,
+        thorough: false,
     };
-    let decision = detect::decide(setting, &host).map_err(|r| refusal(r, &dir))?;
-    if debug() {
+    let mut decision = detect::decide(&request, &host).map_err(|r| refusal(r, &dir))?;
+    if decision.overall() == Overall::Split {
+        if let Some(group) = switch::split_blocker(&dir) {
+            decision.unsplit(&group);
+        }
+    }
+    if settings.debug {
         eprintln!("iptables-wrapper: {}", report::line(&decision));
     }
-    let mode = decision.mode;
-    match switch::switch(&dir, mode, wrapper) {
+    for w in &decision.warnings {
+        warn(format_args!("{w}"));
+    }
+    let modes = Family::ALL.map(|f| decision.mode(f));
+    let mode = modes[Family::of_command(command).index()];
+    match switch::to_modes(&dir, modes, wrapper) {
         Ok(changes) if resolved_mode(&link) == Some(mode) => {
-            if debug() {
+            if settings.debug {
                 for c in changes {
                     eprintln!("iptables-wrapper: switched {c}");
                 }
@@ -98,37 +102,31 @@ fn become_mode(
     // A multi binary that is really this wrapper (a bad link in the image)
     // would run us again under the same name, forever.
     if wrapper.is_some() && FileId::of(&multi) == wrapper {
-        return Err(Failure {
-            code: 126,
-            error: anyhow::anyhow!(
-                "{} is this wrapper, not iptables; reinstall the iptables package so it holds the real binary",
-                multi.display()
-            ),
-        });
+        return Err(Failure::cannot_exec(anyhow::anyhow!(
+            "{} is this wrapper, not iptables; reinstall the iptables package so it holds the real binary",
+            multi.display()
+        )));
     }
     let err = exec_multi(&multi, command, args);
-    Err(Failure {
-        code: 126,
-        error: err.context("the real iptables command could not be started"),
-    })
+    Err(Failure::cannot_exec(
+        err.context("the real iptables command could not be started"),
+    ))
 }
 
 fn warn(msg: std::fmt::Arguments) {
     eprintln!("iptables-wrapper: warning: {msg}");
 }
 
-fn refusal(r: Refusal, dir: &Path) -> Failure {
+/// Why detection could not choose, as the failure every entry point ends
+/// with: 127 when neither mode is installed, 2 for a forced mode that is not.
+pub fn refusal(r: Refusal, dir: &Path) -> Failure {
     match r {
-        Refusal::NothingInstalled => Failure {
-            code: 127,
-            error: anyhow::anyhow!(
-                "neither xtables-legacy-multi nor xtables-nft-multi is installed in {}; install iptables (both modes) in the image",
-                dir.display()
-            ),
-        },
-        Refusal::ForcedButMissing(mode) => Failure::usage(format!(
-            "{}={mode}, but {} is not installed; install that mode or change the setting",
-            Setting::VAR,
+        Refusal::NothingInstalled => Failure::not_installed(format_args!(
+            "neither xtables-legacy-multi nor xtables-nft-multi is installed in {}; install iptables (both modes) in the image, or pass the directory that holds them",
+            dir.display()
+        )),
+        Refusal::ForcedButMissing(mode) => Failure::setting(format_args!(
+            "{MODE_VAR}={mode}, but {} is not installed; install that mode or change the setting",
             dir.join(mode.multi()).display()
         )),
     }

@@ -8,20 +8,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 
-use crate::alternatives::{self, GroupLinks};
 use crate::deadline::{self, Finished};
 use crate::locate::{self, FileId};
-use crate::names::{self, Mode, COMMANDS};
+use crate::names::{self, Mode};
 use crate::probe::is_executable;
-use crate::settings;
-use crate::switch::replace_link;
+use crate::settings::Settings;
+use crate::switch;
 use crate::version::{self, Version};
 use crate::Failure;
-
-/// Above Debian's nft (20) and legacy (10), so `--auto` keeps the wrapper.
-pub const PRIORITY: &str = "100";
 
 #[derive(Debug, Default)]
 pub struct Options {
@@ -30,10 +26,7 @@ pub struct Options {
 }
 
 fn refuse(msg: impl std::fmt::Display) -> Failure {
-    Failure {
-        code: 1,
-        error: anyhow!("install refused: {msg}"),
-    }
+    Failure::from(anyhow!("install refused: {msg}"))
 }
 
 /// The wrapper's own path without needing /proc: argv[0] when absolute
@@ -59,7 +52,7 @@ fn own_path(argv0: &OsStr) -> Result<PathBuf, Failure> {
     })
 }
 
-pub fn run(argv0: &OsStr, opts: Options) -> Result<(), Failure> {
+pub fn run(argv0: &OsStr, opts: Options, settings: &Settings) -> Result<(), Failure> {
     let own = own_path(argv0)?;
     let own_name = locate::basename(own.as_os_str());
     if names::command(&own_name).is_some() {
@@ -79,14 +72,12 @@ pub fn run(argv0: &OsStr, opts: Options) -> Result<(), Failure> {
         )));
     }
     if opts.sanity_check {
-        sanity_check(&dir, &present, settings::probe_timeout()?)?;
+        sanity_check(&dir, &present, settings.probe_timeout)?;
     }
-    let plan = plan(&dir, &own, opts.symlinks)?;
+    let plan = switch::plan_install(&dir, &own, opts.symlinks)
+        .map_err(|e| refuse(format_args!("{e:#}")))?;
     for step in plan {
-        for line in step
-            .apply(&own)
-            .map_err(|e| Failure { code: 1, error: e })?
-        {
+        for line in step.apply(&own)? {
             println!("{line}");
         }
     }
@@ -217,157 +208,6 @@ fn package_advice(mode: Mode) -> String {
     }
 }
 
-/// One change to make, worked out before anything is changed.
-enum Step {
-    /// Register the wrapper in an alternatives group and make it selected.
-    Alternative {
-        tool: PathBuf,
-        group: &'static str,
-        links: GroupLinks,
-        /// The wrapper, spelled in the directory of the group's master link
-        /// (`/usr/sbin/iptables-wrapper` even when called as
-        /// `/sbin/iptables-wrapper` on a merged-/usr image), so that every
-        /// install registers the same path.
-        alt: PathBuf,
-    },
-    /// Point a name straight at the wrapper.
-    Link(PathBuf),
-}
-
-fn plan(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>, Failure> {
-    let own_id = FileId::of(own);
-    let mut steps = Vec::new();
-    let mut covered: Vec<String> = Vec::new();
-    let managed = COMMANDS
-        .iter()
-        .any(|c| alternatives::is_managed(&dir.join(c)));
-    if managed && !symlinks {
-        let tool = alternatives::find_tool().ok_or_else(|| {
-            refuse(format_args!(
-                "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives is in {}. Add it, or pass --symlinks to link the names directly",
-                alternatives::TOOL_DIRS.join(", ")
-            ))
-        })?;
-        for group in alternatives::GROUPS {
-            let Some(admin) = alternatives::admin_file(group) else {
-                continue;
-            };
-            let text = fs::read_to_string(&admin)
-                .map_err(|e| refuse(format_args!("cannot read {}: {e}", admin.display())))?;
-            let mut links = alternatives::parse_links(&text).ok_or_else(|| {
-                refuse(format_args!(
-                    "{} is not an alternatives file this tool understands; pass --symlinks",
-                    admin.display()
-                ))
-            })?;
-            let same_dir = |p: &Path| {
-                p.parent().and_then(|d| fs::canonicalize(d).ok()) == fs::canonicalize(dir).ok()
-            };
-            if !same_dir(&links.master) {
-                return Err(refuse(format_args!(
-                    "the {group} alternative manages {}, but the wrapper is in {}; install it next to the iptables it stands in for",
-                    links.master.display(),
-                    dir.display()
-                )));
-            }
-            links
-                .slaves
-                .retain(|(name, link)| names::command(name).is_some() && same_dir(link));
-            covered.push(locate::basename(links.master.as_os_str()));
-            covered.extend(links.slaves.iter().map(|(n, _)| n.clone()));
-            let alt = links
-                .master
-                .with_file_name(own.file_name().unwrap_or_default());
-            steps.push(Step::Alternative {
-                tool: tool.clone(),
-                group,
-                links,
-                alt,
-            });
-        }
-    }
-    // A name already leading to the wrapper is left alone, unless it leads
-    // there through /etc/alternatives: then it is either in a group handled
-    // above or the caller asked for --symlinks.
-    for name in COMMANDS.iter().filter(|c| !covered.iter().any(|n| n == *c)) {
-        let path = dir.join(name);
-        if own_id.is_none() || FileId::of(&path) != own_id || alternatives::is_managed(&path) {
-            steps.push(Step::Link(path));
-        }
-    }
-    Ok(steps)
-}
-
-impl Step {
-    fn apply(&self, own: &Path) -> anyhow::Result<Vec<String>> {
-        match self {
-            Step::Link(path) => {
-                let target = Path::new(own.file_name().unwrap_or_default());
-                replace_link(path, target)
-                    .with_context(|| format!("cannot link {} to the wrapper", path.display()))?;
-                Ok(vec![format!(
-                    "linked {} -> {}",
-                    path.display(),
-                    target.display()
-                )])
-            }
-            Step::Alternative {
-                tool,
-                group,
-                links,
-                alt,
-            } => {
-                let own_s = alt.to_string_lossy();
-                let mut changes = Vec::new();
-                let admin = alternatives::admin_file(group)
-                    .map(fs::read_to_string)
-                    .transpose()?
-                    .unwrap_or_default();
-                if !registered(&admin, alt) {
-                    let master = links.master.to_string_lossy();
-                    let mut args: Vec<String> = vec![
-                        "--install".into(),
-                        master.into(),
-                        group.to_string(),
-                        own_s.to_string(),
-                        PRIORITY.into(),
-                    ];
-                    for (name, link) in &links.slaves {
-                        args.extend([
-                            "--slave".into(),
-                            link.to_string_lossy().into(),
-                            name.clone(),
-                            own_s.to_string(),
-                        ]);
-                    }
-                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                    alternatives::run(tool, &args)?;
-                    changes.push(format!(
-                        "registered {own_s} as the {group} alternative with priority {PRIORITY}"
-                    ));
-                }
-                if FileId::of(&links.master) != FileId::of(own) {
-                    alternatives::run(tool, &["--auto", group])?;
-                    if FileId::of(&links.master) != FileId::of(own) {
-                        alternatives::run(tool, &["--set", group, &own_s])?;
-                    }
-                    changes.push(format!("selected {own_s} for the {group} alternative"));
-                }
-                Ok(changes)
-            }
-        }
-    }
-}
-
-/// Whether the admin file lists `own` as an alternative with our priority.
-fn registered(admin: &str, own: &Path) -> bool {
-    let own = own.to_string_lossy();
-    let lines: Vec<&str> = admin.lines().collect();
-    lines
-        .windows(2)
-        .any(|w| w[0] == own && w[1].split('@').next() == Some(PRIORITY))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,14 +253,5 @@ mod tests {
         for p in [ok, garbage, script, silent, hang] {
             fs::remove_file(p).unwrap();
         }
-    }
-
-    #[test]
-    fn registration_is_read_from_the_admin_file() {
-        let admin = "auto\n/usr/sbin/iptables\niptables-save\n/usr/sbin/iptables-save\n\n/usr/sbin/iptables-nft\n20\n/usr/sbin/iptables-nft-save\n/usr/sbin/iptables-wrapper\n100\n/usr/sbin/iptables-wrapper\n\n";
-        assert!(registered(admin, Path::new("/usr/sbin/iptables-wrapper")));
-        assert!(!registered(admin, Path::new("/sbin/iptables-wrapper")));
-        let low = admin.replace("\n100\n", "\n50\n");
-        assert!(!registered(&low, Path::new("/usr/sbin/iptables-wrapper")));
     }
 }

@@ -30,13 +30,28 @@ impl Mode {
         }
     }
 
-    /// Parses the value of `IPTABLES_WRAPPER_MODE`-style settings.
+    /// Parses the value of `IPTABLES_WRAPPER_MODE`-style settings. Case does
+    /// not matter (`NFT`, `Legacy`), as Calico's FELIX_IPTABLESBACKEND.
     pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "legacy" => Some(Mode::Legacy),
-            "nft" => Some(Mode::Nft),
-            _ => None,
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+
+    pub fn other(self) -> Mode {
+        match self {
+            Mode::Legacy => Mode::Nft,
+            Mode::Nft => Mode::Legacy,
         }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        })
     }
 }
 
@@ -61,6 +76,36 @@ impl Family {
         match self {
             Family::V4 => "iptables",
             Family::V6 => "ip6tables",
+        }
+    }
+
+    /// The other family.
+    pub fn other(self) -> Family {
+        match self {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        }
+    }
+
+    /// As JSON and people name it: `ipv4`, `ipv6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    /// Index into per-family arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The family whose commands `command` (one of [`COMMANDS`]) belongs to.
+    pub fn of_command(command: &str) -> Family {
+        if command.starts_with("ip6tables") {
+            Family::V6
+        } else {
+            Family::V4
         }
     }
 
@@ -116,6 +161,8 @@ mod tests {
             assert_eq!(Mode::parse(m.as_str()), Some(m));
         }
         assert_eq!(Mode::parse("auto"), None);
-        assert_eq!(Mode::parse("NFT"), None);
+        assert_eq!(Mode::parse("NFT"), Some(Mode::Nft));
+        assert_eq!(Mode::parse("Legacy"), Some(Mode::Legacy));
+        assert_eq!(Mode::parse("nf_tables"), None);
     }
 }

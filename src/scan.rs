@@ -9,10 +9,7 @@
 
 use std::io::{self, Read};
 
-/// Chains the kubelet creates in the mangle table of the mode it uses.
-/// `KUBE-IPTABLES-HINT` is the documented hint (Kubernetes 1.24+);
-/// `KUBE-KUBELET-CANARY` is older kubelets' canary chain, made in the same mode.
-pub const HINT_CHAINS: [&str; 2] = ["KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"];
+use crate::detect::HINT_CHAINS;
 
 /// Which command's output is being read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,25 +29,25 @@ pub struct Scan {
     pub hint: Option<&'static str>,
 }
 
-/// Longest line prefix we keep: enough for `-N ` plus the longest hint name
-/// and the character after it. Everything past it on a line is only skipped.
-const PREFIX: usize = 3 + 19 + 1;
-
 /// A push scanner: feed it chunks in any split, then call [`Scanner::finish`].
 #[derive(Debug)]
 pub struct Scanner {
     format: Format,
     scan: Scan,
-    prefix: [u8; PREFIX],
+    /// The start of the current line: enough for `-N ` plus the longest
+    /// hint name and the character after it. The rest of a line is only
+    /// skipped, so memory does not grow with the dump.
+    prefix: Vec<u8>,
     len: usize,
 }
 
 impl Scanner {
     pub fn new(format: Format) -> Scanner {
+        let longest = HINT_CHAINS.iter().map(|h| h.len()).max().unwrap_or(0);
         Scanner {
             format,
             scan: Scan::default(),
-            prefix: [0; PREFIX],
+            prefix: vec![0; 3 + longest + 1],
             len: 0,
         }
     }
@@ -79,7 +76,7 @@ impl Scanner {
     }
 
     fn take(&mut self, part: &[u8]) {
-        let n = (PREFIX - self.len).min(part.len());
+        let n = (self.prefix.len() - self.len).min(part.len());
         self.prefix[self.len..self.len + n].copy_from_slice(&part[..n]);
         self.len += n;
     }

@@ -1,21 +1,230 @@
-//! The operator's settings, read from the environment the same way by every
-//! entry point (first call, `detect`, `install`). How a value is parsed
-//! lives with what it configures (`detect::Setting::parse`,
-//! `probe::parse_timeout`); this file only fetches it and turns a bad value
-//! into a usage error (exit status 2).
+//! Every `IPTABLES_WRAPPER_*` variable, read here and nowhere else, the same
+//! way for every entry point (first call, `detect`, `install`, `verify`).
+//! A bad value is bad input: exit status 2, a message that names the
+//! variable and what it takes, no usage text, and nothing changed. A value
+//! that is not valid UTF-8 is refused too, rather than read as unset.
 
+use std::ffi::OsString;
 use std::time::Duration;
 
-use crate::detect::Setting;
-use crate::probe;
+use crate::names::Mode;
 use crate::Failure;
 
-/// `IPTABLES_WRAPPER_MODE`: legacy, nft or auto.
-pub fn mode() -> Result<Setting, Failure> {
-    Setting::parse(std::env::var(Setting::VAR).ok().as_deref()).map_err(Failure::usage)
+/// What the operator asked for through `IPTABLES_WRAPPER_MODE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    Auto,
+    Force(Mode),
 }
 
-/// `IPTABLES_WRAPPER_PROBE_TIMEOUT`: the deadline of each iptables child.
-pub fn probe_timeout() -> Result<Duration, Failure> {
-    probe::parse_timeout(std::env::var(probe::TIMEOUT_VAR).ok().as_deref()).map_err(Failure::usage)
+/// Which sources the probes may use (`IPTABLES_WRAPPER_PROBES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sources {
+    /// Ask the kernel directly; fall back to a process where it cannot answer.
+    Auto,
+    /// The kernel only: a probe it cannot answer fails.
+    Kernel,
+    /// Run the iptables commands only, as version 1 did.
+    Process,
+}
+
+pub const MODE_VAR: &str = "IPTABLES_WRAPPER_MODE";
+pub const TIMEOUT_VAR: &str = "IPTABLES_WRAPPER_PROBE_TIMEOUT";
+pub const HINT_WAIT_VAR: &str = "IPTABLES_WRAPPER_HINT_WAIT";
+pub const DEBUG_VAR: &str = "IPTABLES_WRAPPER_DEBUG";
+pub const PROBES_VAR: &str = "IPTABLES_WRAPPER_PROBES";
+
+/// Default per-probe deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `IPTABLES_WRAPPER_HINT_WAIT` accepted: a pod that waits
+/// longer for its kubelet has a bigger problem than detection.
+pub const MAX_HINT_WAIT: f64 = 300.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub mode: Setting,
+    pub probe_timeout: Duration,
+    pub hint_wait: Duration,
+    pub debug: bool,
+    pub sources: Sources,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            mode: Setting::Auto,
+            probe_timeout: DEFAULT_TIMEOUT,
+            hint_wait: Duration::ZERO,
+            debug: false,
+            sources: Sources::Auto,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads every variable from the process environment.
+    pub fn from_env() -> Result<Settings, Failure> {
+        Settings::from_lookup(|k| std::env::var_os(k))
+    }
+
+    /// Reads every variable through `get`, so tests need no environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<OsString>) -> Result<Settings, Failure> {
+        let text = |var: &str| -> Result<Option<String>, Failure> {
+            match get(var) {
+                None => Ok(None),
+                Some(v) => v.into_string().map(Some).map_err(|v| {
+                    Failure::setting(format!(
+                        "{var}={v:?} is not valid UTF-8; unset it or give one of the values listed in iptables-wrapper --help"
+                    ))
+                }),
+            }
+        };
+        let text = |var: &str| text(var).map(|v| v.filter(|s| !s.is_empty()));
+        Ok(Settings {
+            mode: parse_mode(text(MODE_VAR)?.as_deref()).map_err(Failure::setting)?,
+            probe_timeout: parse_seconds(TIMEOUT_VAR, text(TIMEOUT_VAR)?.as_deref(), false, 3600.0)
+                .map_err(Failure::setting)?
+                .unwrap_or(DEFAULT_TIMEOUT),
+            hint_wait: parse_seconds(
+                HINT_WAIT_VAR,
+                text(HINT_WAIT_VAR)?.as_deref(),
+                true,
+                MAX_HINT_WAIT,
+            )
+            .map_err(Failure::setting)?
+            .unwrap_or(Duration::ZERO),
+            debug: text(DEBUG_VAR)?.is_some_and(|v| v != "0"),
+            sources: parse_sources(text(PROBES_VAR)?.as_deref()).map_err(Failure::setting)?,
+        })
+    }
+}
+
+/// `IPTABLES_WRAPPER_MODE`: unset, empty or `auto` means auto; case does not
+/// matter.
+pub fn parse_mode(value: Option<&str>) -> Result<Setting, String> {
+    match value {
+        None => Ok(Setting::Auto),
+        Some(v) if v.eq_ignore_ascii_case("auto") => Ok(Setting::Auto),
+        Some(v) => Mode::parse(v).map(Setting::Force).ok_or_else(|| {
+            format!("{MODE_VAR}={v:?} is not a mode; use legacy, nft or auto (or leave it unset)")
+        }),
+    }
+}
+
+/// `IPTABLES_WRAPPER_PROBES`: auto, kernel or process.
+pub fn parse_sources(value: Option<&str>) -> Result<Sources, String> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("auto") => Ok(Sources::Auto),
+        Some("kernel") => Ok(Sources::Kernel),
+        Some("process") => Ok(Sources::Process),
+        Some(_) => Err(format!(
+            "{PROBES_VAR}={:?} is not a probe source; use auto, kernel or process (or leave it unset)",
+            value.unwrap_or_default()
+        )),
+    }
+}
+
+/// A number of seconds, fractions allowed, above zero (or zero too, when
+/// `zero_ok`) and at most `max`. `None` when unset.
+fn parse_seconds(
+    var: &str,
+    value: Option<&str>,
+    zero_ok: bool,
+    max: f64,
+) -> Result<Option<Duration>, String> {
+    let Some(v) = value else { return Ok(None) };
+    let low = if zero_ok { "from 0" } else { "above 0" };
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && (*s > 0.0 || (zero_ok && *s == 0.0)) && *s <= max)
+        .map(|s| Some(Duration::from_secs_f64(s)))
+        .ok_or_else(|| format!("{var}={v:?} is not a number of seconds {low} to {max}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let env: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        Settings::from_lookup(|k| env.get(k).cloned()).map_err(|f| {
+            assert_eq!(f.code, 2, "a bad setting is bad input");
+            assert!(!f.usage, "no usage text for a bad setting");
+            f.error.to_string()
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(read(&[]).unwrap(), Settings::default());
+        let empty = read(&[(MODE_VAR, ""), (HINT_WAIT_VAR, ""), (DEBUG_VAR, "")]).unwrap();
+        assert_eq!(empty, Settings::default());
+    }
+
+    #[test]
+    fn modes_are_case_insensitive() {
+        for (v, want) in [
+            ("nft", Setting::Force(Mode::Nft)),
+            ("NFT", Setting::Force(Mode::Nft)),
+            ("Legacy", Setting::Force(Mode::Legacy)),
+            ("AUTO", Setting::Auto),
+        ] {
+            assert_eq!(read(&[(MODE_VAR, v)]).unwrap().mode, want, "{v}");
+        }
+        let e = read(&[(MODE_VAR, "nf_tables")]).unwrap_err();
+        assert!(
+            e.contains("IPTABLES_WRAPPER_MODE=\"nf_tables\" is not a mode"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn timeouts_and_waits() {
+        let s = read(&[(TIMEOUT_VAR, "0.5"), (HINT_WAIT_VAR, "2.25")]).unwrap();
+        assert_eq!(s.probe_timeout, Duration::from_millis(500));
+        assert_eq!(s.hint_wait, Duration::from_millis(2250));
+        assert_eq!(
+            read(&[(HINT_WAIT_VAR, "0")]).unwrap().hint_wait,
+            Duration::ZERO
+        );
+        assert_eq!(
+            read(&[(HINT_WAIT_VAR, "300")]).unwrap().hint_wait,
+            Duration::from_secs(300)
+        );
+        for bad in ["x", "-1", "301", "inf", "NaN", "1s"] {
+            let e = read(&[(HINT_WAIT_VAR, bad)]).unwrap_err();
+            assert!(e.starts_with("IPTABLES_WRAPPER_HINT_WAIT="), "{e}");
+        }
+        for bad in ["0", "-1", "x", "inf", "99999"] {
+            assert!(read(&[(TIMEOUT_VAR, bad)]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_and_sources() {
+        assert!(read(&[(DEBUG_VAR, "1")]).unwrap().debug);
+        assert!(!read(&[(DEBUG_VAR, "0")]).unwrap().debug);
+        assert_eq!(
+            read(&[(PROBES_VAR, "Kernel")]).unwrap().sources,
+            Sources::Kernel
+        );
+        assert_eq!(
+            read(&[(PROBES_VAR, "process")]).unwrap().sources,
+            Sources::Process
+        );
+        assert!(read(&[(PROBES_VAR, "netlink")]).is_err());
+    }
+
+    #[test]
+    fn non_utf8_is_refused() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![b'n', 0xff]);
+        let r = Settings::from_lookup(|k| (k == MODE_VAR).then(|| bad.clone()));
+        assert!(r.is_err());
+    }
 }

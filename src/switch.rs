@@ -1,28 +1,39 @@
-//! Repoints the six names at a mode, safely under concurrency.
+//! How the six names are pointed somewhere: at a mode (the first call) or at
+//! the wrapper (`install`). The one module that knows the two layouts:
 //!
-//! - One switch at a time: an exclusive `flock(2)` on the iptables directory
-//!   itself. Every caller of the six names agrees on that directory, locking
-//!   it needs no lock file to create (so it also works on a read-only image),
-//!   and the lock vanishes with the process that held it.
-//! - Each link is replaced atomically: a new link under a temporary name in
-//!   the same directory, then `rename(2)` over the old one. No name is ever
-//!   missing or dangling, and a link is only ever pointed at a multi binary
-//!   that exists.
-//! - Names that go through /etc/alternatives are switched with the
-//!   alternatives tool (see `alternatives.rs`).
+//! - **Alternatives.** Names that link into /etc/alternatives belong to an
+//!   alternatives group (Debian: `iptables` and `ip6tables`; Fedora: one
+//!   `iptables` group whose slaves include the ip6tables names). They are
+//!   changed only through the tool, so its database and the links agree and
+//!   the next package upgrade or `--auto` does not undo us.
+//! - **Plain links.** Every other name is a symlink that we replace
+//!   atomically: a new link under a temporary name in the same directory,
+//!   then `rename(2)` over the old one. No name is ever missing or dangling,
+//!   and a link is only ever pointed at a file that exists.
+//!
+//! Each family can have its own mode where the layout allows it: plain
+//! links always, alternatives when each group covers one family.
+//!
+//! One switch at a time: an exclusive `flock(2)` on the iptables directory
+//! itself. Every caller of the six names agrees on that directory, locking
+//! it needs no lock file (so it also works on a read-only image), and the
+//! lock vanishes with the process that held it.
 
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::alternatives;
-use crate::locate::FileId;
-use crate::names::{Mode, COMMANDS};
+use crate::alternatives::{self, Group};
+use crate::locate::{self, FileId};
+use crate::names::{self, Family, Mode, COMMANDS};
 use crate::probe::is_executable;
+
+/// Above Debian's nft (20) and legacy (10), so `--auto` keeps the wrapper.
+pub const PRIORITY: &str = "100";
 
 /// Holds the switch lock until dropped.
 pub struct Lock(#[allow(dead_code)] Flock<File>);
@@ -32,7 +43,7 @@ pub fn lock(dir: &Path) -> Result<Lock> {
     let f = File::open(dir).with_context(|| format!("cannot open {} to lock it", dir.display()))?;
     Flock::lock(f, FlockArg::LockExclusive)
         .map(Lock)
-        .map_err(|(_, e)| anyhow::anyhow!("cannot lock {}: {e}", dir.display()))
+        .map_err(|(_, e)| anyhow!("cannot lock {}: {e}", dir.display()))
 }
 
 /// Makes `link` a symlink to `target`, replacing whatever was there in one
@@ -48,53 +59,99 @@ pub fn replace_link(link: &Path, target: &Path) -> io::Result<()> {
     })
 }
 
+/// The alternatives groups that exist, by name.
+fn groups() -> Result<Vec<(&'static str, Group)>> {
+    let mut found = Vec::new();
+    for name in alternatives::GROUPS {
+        if let Some(g) = Group::read(name)? {
+            found.push((name, g));
+        }
+    }
+    Ok(found)
+}
+
+fn managed(dir: &Path) -> bool {
+    COMMANDS
+        .iter()
+        .any(|c| alternatives::is_managed(&dir.join(c)))
+}
+
+/// The families whose names a group links.
+fn families(g: &Group) -> Vec<Family> {
+    let mut fams: Vec<Family> = g.names().iter().map(|n| Family::of_command(n)).collect();
+    fams.sort_by_key(|f| f.index());
+    fams.dedup();
+    fams
+}
+
+/// The alternatives group that keeps the families of `dir` from having
+/// different modes, if any: one group linking names of both (Fedora).
+pub fn split_blocker(dir: &Path) -> Option<String> {
+    if !managed(dir) {
+        return None;
+    }
+    groups()
+        .ok()?
+        .into_iter()
+        .find(|(_, g)| families(g).len() > 1)
+        .map(|(name, _)| name.to_string())
+}
+
 /// Points every one of the six names in `dir` that still leads to the
-/// wrapper at `mode`. Returns one line per change made.
-pub fn switch(dir: &Path, mode: Mode, wrapper: Option<FileId>) -> Result<Vec<String>> {
-    let multi = dir.join(mode.multi());
-    if !is_executable(&multi) {
-        bail!("{} is missing or not executable", multi.display());
+/// wrapper at its family's mode in `modes` (indexed by [`Family::index`]).
+/// Returns one line per change made.
+pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result<Vec<String>> {
+    for mode in modes {
+        let multi = dir.join(mode.multi());
+        if !is_executable(&multi) {
+            bail!("{} is missing or not executable", multi.display());
+        }
     }
     let mut changes = Vec::new();
-    let paths: Vec<PathBuf> = COMMANDS.iter().map(|c| dir.join(c)).collect();
-    if paths.iter().any(|p| alternatives::is_managed(p)) {
-        changes.extend(switch_alternatives(mode)?);
+    if managed(dir) {
+        changes.extend(alternatives_to_modes(modes)?);
     }
-    for path in paths.iter().filter(|p| !alternatives::is_managed(p)) {
-        if wrapper.is_some() && FileId::of(path) == wrapper {
-            replace_link(path, Path::new(mode.multi()))
-                .with_context(|| format!("cannot repoint {}", path.display()))?;
-            changes.push(format!("{} -> {}", path.display(), mode.multi()));
+    for name in COMMANDS {
+        let path = dir.join(name);
+        if alternatives::is_managed(&path) || wrapper.is_none() || FileId::of(&path) != wrapper {
+            continue;
         }
+        let multi = modes[Family::of_command(name).index()].multi();
+        replace_link(&path, Path::new(multi))
+            .with_context(|| format!("cannot repoint {}", path.display()))?;
+        changes.push(format!("{} -> {multi}", path.display()));
     }
     Ok(changes)
 }
 
-fn switch_alternatives(mode: Mode) -> Result<Vec<String>> {
-    let tool = alternatives::find_tool().with_context(|| {
+fn tool() -> Result<PathBuf> {
+    alternatives::find_tool().with_context(|| {
         format!(
             "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives was found in {}",
             alternatives::TOOL_DIRS.join(", ")
         )
-    })?;
+    })
+}
+
+/// Sets each group to its family's mode: the `iptables` group to IPv4's,
+/// `ip6tables` to IPv6's. A group covering both families gets IPv4's.
+fn alternatives_to_modes(modes: [Mode; 2]) -> Result<Vec<String>> {
+    let tool = tool()?;
     let mut changes = Vec::new();
-    for group in alternatives::GROUPS {
-        let Some(admin) = alternatives::admin_file(group) else {
-            continue;
-        };
-        let text = fs::read_to_string(&admin)
-            .with_context(|| format!("cannot read {}", admin.display()))?;
+    for (group, g) in groups()? {
+        let family = Family::of_command(group);
+        let mode = modes[family.index()];
         let wanted = format!("{group}-{mode}");
-        let choice = alternatives::registered_choice(&text, &wanted).with_context(|| {
-            format!(
-                "the {group} alternatives group has no {wanted} registered ({})",
-                admin.display()
-            )
+        let choice = g.registered(&wanted).with_context(|| {
+            format!("the {group} alternatives group has no {wanted} registered")
         })?;
-        if !is_executable(&choice) {
-            bail!("{} is registered for {group} but missing", choice.display());
+        if !is_executable(&choice.path) {
+            bail!(
+                "{} is registered for {group} but missing",
+                choice.path.display()
+            );
         }
-        let choice = choice.to_string_lossy().into_owned();
+        let choice = choice.path.to_string_lossy().into_owned();
         alternatives::run(&tool, &["--set", group, &choice])?;
         changes.push(format!("alternatives {group} -> {choice}"));
     }
@@ -102,6 +159,170 @@ fn switch_alternatives(mode: Mode) -> Result<Vec<String>> {
         bail!("the iptables names go through /etc/alternatives, but neither alternatives group iptables nor ip6tables exists");
     }
     Ok(changes)
+}
+
+/// One change `install` makes, worked out before anything is changed.
+pub enum Step {
+    /// Register the wrapper in an alternatives group and make it selected.
+    Alternative {
+        tool: PathBuf,
+        group: &'static str,
+        links: Group,
+        /// The wrapper, spelled in the directory of the group's master link
+        /// (`/usr/sbin/iptables-wrapper` even when called as
+        /// `/sbin/iptables-wrapper` on a merged-/usr image), so that every
+        /// install registers the same path.
+        alt: PathBuf,
+    },
+    /// Point a name straight at the wrapper.
+    Link(PathBuf),
+}
+
+/// What it takes to put the wrapper `own`, in `dir`, in front of the six
+/// names: through the alternatives groups where they manage the names,
+/// unless `symlinks`; as plain links otherwise. Names that already lead to
+/// the wrapper are left alone. The error says what is wrong and what to do.
+pub fn plan_install(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>> {
+    let own_id = FileId::of(own);
+    let mut steps = Vec::new();
+    let mut covered: Vec<String> = Vec::new();
+    if managed(dir) && !symlinks {
+        let tool = alternatives::find_tool().ok_or_else(|| {
+            anyhow!(
+                "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives is in {}. Add it, or pass --symlinks to link the names directly",
+                alternatives::TOOL_DIRS.join(", ")
+            )
+        })?;
+        let same_dir = |p: &Path| {
+            p.parent().and_then(|d| fs::canonicalize(d).ok()) == fs::canonicalize(dir).ok()
+        };
+        for (group, mut links) in groups().map_err(|e| anyhow!("{e:#}; pass --symlinks"))? {
+            if !same_dir(&links.master) {
+                bail!(
+                    "the {group} alternative manages {}, but the wrapper is in {}; install it next to the iptables it stands in for",
+                    links.master.display(),
+                    dir.display()
+                );
+            }
+            links
+                .slaves
+                .retain(|(name, link)| names::command(name).is_some() && same_dir(link));
+            covered.extend(links.names());
+            let alt = links
+                .master
+                .with_file_name(own.file_name().unwrap_or_default());
+            steps.push(Step::Alternative {
+                tool: tool.clone(),
+                group,
+                links,
+                alt,
+            });
+        }
+    }
+    // A name already leading to the wrapper is left alone, unless it leads
+    // there through /etc/alternatives: then it is either in a group handled
+    // above or the caller asked for --symlinks.
+    for name in COMMANDS.iter().filter(|c| !covered.iter().any(|n| n == *c)) {
+        let path = dir.join(name);
+        if own_id.is_none() || FileId::of(&path) != own_id || alternatives::is_managed(&path) {
+            steps.push(Step::Link(path));
+        }
+    }
+    Ok(steps)
+}
+
+impl Step {
+    /// Makes the change; returns one line per change made.
+    pub fn apply(&self, own: &Path) -> Result<Vec<String>> {
+        match self {
+            Step::Link(path) => {
+                let target = Path::new(own.file_name().unwrap_or_default());
+                replace_link(path, target)
+                    .with_context(|| format!("cannot link {} to the wrapper", path.display()))?;
+                Ok(vec![format!(
+                    "linked {} -> {}",
+                    path.display(),
+                    target.display()
+                )])
+            }
+            Step::Alternative {
+                tool,
+                group,
+                links,
+                alt,
+            } => {
+                let own_s = alt.to_string_lossy();
+                let mut changes = Vec::new();
+                let registered = Group::read(group)?
+                    .and_then(|g| {
+                        g.alternatives
+                            .into_iter()
+                            .find(|a| a.path == *alt && a.priority_number() == PRIORITY)
+                    })
+                    .is_some();
+                if !registered {
+                    let master = links.master.to_string_lossy();
+                    let mut args: Vec<String> = vec![
+                        "--install".into(),
+                        master.into(),
+                        group.to_string(),
+                        own_s.to_string(),
+                        PRIORITY.into(),
+                    ];
+                    for (name, link) in &links.slaves {
+                        args.extend([
+                            "--slave".into(),
+                            link.to_string_lossy().into(),
+                            name.clone(),
+                            own_s.to_string(),
+                        ]);
+                    }
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    alternatives::run(tool, &args)?;
+                    changes.push(format!(
+                        "registered {own_s} as the {group} alternative with priority {PRIORITY}"
+                    ));
+                }
+                if FileId::of(&links.master) != FileId::of(own) {
+                    alternatives::run(tool, &["--auto", group])?;
+                    if FileId::of(&links.master) != FileId::of(own) {
+                        alternatives::run(tool, &["--set", group, &own_s])?;
+                    }
+                    changes.push(format!("selected {own_s} for the {group} alternative"));
+                }
+                Ok(changes)
+            }
+        }
+    }
+}
+
+/// Where one name leads, for `verify` and the first call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leads {
+    Wrapper,
+    Mode(Mode),
+    Missing,
+    /// A symlink whose target does not exist.
+    Dangling,
+    /// Some other file.
+    Other,
+}
+
+/// Where `path` leads once every link is followed.
+pub fn leads(path: &Path, wrapper: Option<FileId>) -> Leads {
+    if fs::symlink_metadata(path).is_err() {
+        return Leads::Missing;
+    }
+    let Some(id) = FileId::of(path) else {
+        return Leads::Dangling;
+    };
+    if wrapper == Some(id) {
+        return Leads::Wrapper;
+    }
+    match locate::resolved_mode(path) {
+        Some(m) => Leads::Mode(m),
+        None => Leads::Other,
+    }
 }
 
 #[cfg(test)]
@@ -133,7 +354,7 @@ mod tests {
         }
         symlink("xtables-legacy-multi", d.join("ip6tables")).unwrap();
         let wrapper = FileId::of(&d.join("iptables-wrapper"));
-        let changes = switch(&d, Mode::Nft, wrapper).unwrap();
+        let changes = to_modes(&d, [Mode::Nft; 2], wrapper).unwrap();
         assert_eq!(changes.len(), 3, "{changes:?}");
         for c in ["iptables", "iptables-save", "ip6tables-restore"] {
             assert_eq!(
@@ -151,7 +372,7 @@ mod tests {
             "absent names are not created"
         );
         // A second switch finds nothing left to do.
-        assert!(switch(&d, Mode::Nft, wrapper).unwrap().is_empty());
+        assert!(to_modes(&d, [Mode::Nft; 2], wrapper).unwrap().is_empty());
         let leftovers: Vec<_> = fs::read_dir(&d)
             .unwrap()
             .filter_map(|e| e.ok())
@@ -162,11 +383,32 @@ mod tests {
     }
 
     #[test]
+    fn each_family_gets_its_own_mode() {
+        let d = scratch("split");
+        for c in COMMANDS {
+            symlink("iptables-wrapper", d.join(c)).unwrap();
+        }
+        let wrapper = FileId::of(&d.join("iptables-wrapper"));
+        to_modes(&d, [Mode::Legacy, Mode::Nft], wrapper).unwrap();
+        for c in COMMANDS {
+            let want = if c.starts_with("ip6") {
+                Mode::Nft
+            } else {
+                Mode::Legacy
+            };
+            assert_eq!(leads(&d.join(c), wrapper), Leads::Mode(want), "{c}");
+        }
+        assert_eq!(split_blocker(&d), None, "plain links can split");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn never_points_at_a_missing_binary() {
         let d = scratch("missing");
         symlink("iptables-wrapper", d.join("iptables")).unwrap();
         fs::remove_file(d.join("xtables-legacy-multi")).unwrap();
-        let err = switch(&d, Mode::Legacy, FileId::of(&d.join("iptables-wrapper"))).unwrap_err();
+        let w = FileId::of(&d.join("iptables-wrapper"));
+        let err = to_modes(&d, [Mode::Legacy; 2], w).unwrap_err();
         assert!(
             err.to_string().contains("xtables-legacy-multi is missing"),
             "{err}"
@@ -175,6 +417,22 @@ mod tests {
             fs::read_link(d.join("iptables")).unwrap(),
             PathBuf::from("iptables-wrapper")
         );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn where_names_lead() {
+        let d = scratch("leads");
+        let w = FileId::of(&d.join("iptables-wrapper"));
+        symlink("iptables-wrapper", d.join("iptables")).unwrap();
+        symlink("xtables-nft-multi", d.join("iptables-save")).unwrap();
+        symlink("nowhere", d.join("iptables-restore")).unwrap();
+        assert_eq!(leads(&d.join("iptables"), w), Leads::Wrapper);
+        assert_eq!(leads(&d.join("iptables-save"), w), Leads::Mode(Mode::Nft));
+        assert_eq!(leads(&d.join("iptables-restore"), w), Leads::Dangling);
+        assert_eq!(leads(&d.join("ip6tables"), w), Leads::Missing);
+        fs::write(d.join("ip6tables-save"), "").unwrap();
+        assert_eq!(leads(&d.join("ip6tables-save"), w), Leads::Other);
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -1,0 +1,354 @@
+//! `iptables-wrapper verify`: is the image's (or the node's) set of six
+//! names in a state that works? For image builds (after `install`) and for
+//! startup probes (after the first call).
+//!
+//! Each name must exist and lead to the wrapper or to a multi binary, and
+//! the three names of a family must agree. Either both families still lead
+//! to the wrapper (not yet switched) or both have been switched (to the same
+//! mode or, where the layout allows, each to its own). Anything else is a
+//! problem, reported with what to do about it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::locate::FileId;
+use crate::names::{Family, Mode, COMMANDS};
+use crate::report::quote;
+use crate::switch::{self, Leads};
+
+/// One name and where it leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    pub name: &'static str,
+    pub path: PathBuf,
+    pub leads: Leads,
+}
+
+/// Something wrong, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub text: String,
+    pub fix: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    NotSwitched,
+    /// Each family's mode, indexed by [`Family::index`].
+    Switched([Mode; 2]),
+    Inconsistent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub names: Vec<Name>,
+    /// What each family's names agree on, if they do.
+    pub families: [Option<Leads>; 2],
+    pub problems: Vec<Problem>,
+    pub state: State,
+}
+
+/// Where `path` leads, counting any file named `iptables-wrapper` as the
+/// wrapper: `verify --dir` may look at another copy than the one running.
+fn lead(path: &Path, me: Option<FileId>) -> Leads {
+    match switch::leads(path, me) {
+        Leads::Other
+            if fs::canonicalize(path)
+                .is_ok_and(|p| p.file_name().is_some_and(|n| n == "iptables-wrapper")) =>
+        {
+            Leads::Wrapper
+        }
+        l => l,
+    }
+}
+
+fn describe(l: Leads) -> &'static str {
+    match l {
+        Leads::Wrapper => "wrapper",
+        Leads::Mode(m) => m.as_str(),
+        Leads::Missing => "missing",
+        Leads::Dangling => "dangling",
+        Leads::Other => "other",
+    }
+}
+
+const REINSTALL: &str = "run `iptables-wrapper install` in the image (or reinstall the iptables package, then install again)";
+
+/// Looks at the six names in `dir`.
+pub fn check(dir: &Path, me: Option<FileId>) -> Report {
+    let names: Vec<Name> = COMMANDS
+        .iter()
+        .map(|&name| {
+            let path = dir.join(name);
+            let leads = lead(&path, me);
+            Name { name, path, leads }
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for n in &names {
+        let text = match n.leads {
+            Leads::Missing => "does not exist".to_string(),
+            Leads::Dangling => format!(
+                "is a dangling link (to {})",
+                fs::read_link(&n.path).map_or("?".into(), |t| t.display().to_string())
+            ),
+            Leads::Other => format!(
+                "leads to {}, which is neither iptables-wrapper nor an xtables-*-multi binary",
+                fs::canonicalize(&n.path).map_or("?".into(), |t| t.display().to_string())
+            ),
+            _ => continue,
+        };
+        problems.push(Problem {
+            path: n.path.clone(),
+            text,
+            fix: REINSTALL.into(),
+        });
+    }
+    let mut families = [None; 2];
+    for f in Family::ALL {
+        let mine: Vec<&Name> = names
+            .iter()
+            .filter(|n| Family::of_command(n.name) == f)
+            .collect();
+        let good = |l: Leads| matches!(l, Leads::Wrapper | Leads::Mode(_));
+        if !mine.iter().all(|n| good(n.leads)) {
+            continue;
+        }
+        let head = mine[0];
+        let mut agree = true;
+        for n in &mine[1..] {
+            if n.leads != head.leads {
+                agree = false;
+                problems.push(Problem {
+                    path: n.path.clone(),
+                    text: format!(
+                        "leads to {} while {} leads to {}",
+                        describe(n.leads),
+                        head.name,
+                        describe(head.leads)
+                    ),
+                    fix: format!(
+                        "point it where {} leads, or rerun `iptables-wrapper install` and let the next call switch the names again",
+                        head.name
+                    ),
+                });
+            }
+        }
+        if agree {
+            families[f.index()] = Some(head.leads);
+        }
+    }
+    let state = match families {
+        _ if !problems.is_empty() => State::Inconsistent,
+        [Some(Leads::Wrapper), Some(Leads::Wrapper)] => State::NotSwitched,
+        [Some(Leads::Mode(a)), Some(Leads::Mode(b))] => State::Switched([a, b]),
+        [Some(a), Some(b)] => {
+            let (switched, waiting) = if a == Leads::Wrapper {
+                (Family::V6, Family::V4)
+            } else {
+                (Family::V4, Family::V6)
+            };
+            let mode = describe(if a == Leads::Wrapper { b } else { a });
+            problems.push(Problem {
+                path: dir.join(waiting.prefix()),
+                text: format!(
+                    "the {waiting} names still lead to iptables-wrapper while the {switched} names were switched to {mode}"
+                ),
+                fix: format!(
+                    "run one {} command so the wrapper switches them too, or rerun `iptables-wrapper install`",
+                    waiting.prefix()
+                ),
+            });
+            State::Inconsistent
+        }
+        _ => State::Inconsistent,
+    };
+    Report {
+        names,
+        families,
+        problems,
+        state,
+    }
+}
+
+impl Report {
+    pub fn consistent(&self) -> bool {
+        self.state != State::Inconsistent
+    }
+
+    pub fn text(&self) -> String {
+        match self.state {
+            State::NotSwitched => "not yet switched: the six names lead to iptables-wrapper".into(),
+            State::Switched([a, b]) if a == b => format!("switched: {a}"),
+            State::Switched([a, b]) => format!("switched: IPv4 {a}, IPv6 {b}"),
+            State::Inconsistent => {
+                let mut s = String::from("inconsistent:");
+                for p in &self.problems {
+                    s.push_str(&format!("\n  {}: {}; {}", p.path.display(), p.text, p.fix));
+                }
+                s
+            }
+        }
+    }
+
+    pub fn json(&self) -> String {
+        let (state, mode) = match self.state {
+            State::NotSwitched => ("not-switched", "null".to_string()),
+            State::Switched([a, b]) if a == b => ("switched", quote(a.as_str())),
+            State::Switched(_) => ("switched", quote("split")),
+            State::Inconsistent => ("inconsistent", "null".to_string()),
+        };
+        let fam =
+            |f: Family| self.families[f.index()].map_or("null".to_string(), |l| quote(describe(l)));
+        let names: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| {
+                format!(
+                    "{{\"name\":{},\"path\":{},\"leads_to\":{}}}",
+                    quote(n.name),
+                    quote(&n.path.to_string_lossy()),
+                    quote(describe(n.leads))
+                )
+            })
+            .collect();
+        let problems: Vec<String> = self
+            .problems
+            .iter()
+            .map(|p| {
+                format!(
+                    "{{\"path\":{},\"text\":{},\"fix\":{}}}",
+                    quote(&p.path.to_string_lossy()),
+                    quote(&p.text),
+                    quote(&p.fix)
+                )
+            })
+            .collect();
+        format!(
+            "{{\"consistent\":{},\"state\":{},\"mode\":{mode},\"families\":{{\"ipv4\":{},\"ipv6\":{}}},\"names\":[{}],\"problems\":[{}]}}",
+            self.consistent(),
+            quote(state),
+            fam(Family::V4),
+            fam(Family::V6),
+            names.join(","),
+            problems.join(",")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ipw-verify-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        for f in [
+            "xtables-nft-multi",
+            "xtables-legacy-multi",
+            "iptables-wrapper",
+        ] {
+            fs::write(d.join(f), f).unwrap();
+        }
+        d
+    }
+
+    fn link_all(d: &Path, target: impl Fn(&str) -> &'static str) {
+        for c in COMMANDS {
+            let _ = fs::remove_file(d.join(c));
+            symlink(target(c), d.join(c)).unwrap();
+        }
+    }
+
+    #[test]
+    fn every_state() {
+        let d = scratch("states");
+        let me = FileId::of(&d.join("iptables-wrapper"));
+        link_all(&d, |_| "iptables-wrapper");
+        let r = check(&d, me);
+        assert_eq!(r.state, State::NotSwitched);
+        assert!(r.text().starts_with("not yet switched"));
+
+        link_all(&d, |_| "xtables-legacy-multi");
+        let r = check(&d, me);
+        assert_eq!(r.state, State::Switched([Mode::Legacy; 2]));
+        assert_eq!(r.text(), "switched: legacy");
+        assert!(r.json().starts_with(r#"{"consistent":true,"state":"switched","mode":"legacy","families":{"ipv4":"legacy","ipv6":"legacy"}"#));
+
+        link_all(&d, |c| {
+            if c.starts_with("ip6") {
+                "xtables-nft-multi"
+            } else {
+                "xtables-legacy-multi"
+            }
+        });
+        let r = check(&d, me);
+        assert_eq!(r.text(), "switched: IPv4 legacy, IPv6 nft");
+        assert!(r.json().contains(r#""mode":"split""#));
+
+        // Half switched: IPv4 switched, IPv6 still the wrapper.
+        link_all(&d, |c| {
+            if c.starts_with("ip6") {
+                "iptables-wrapper"
+            } else {
+                "xtables-nft-multi"
+            }
+        });
+        let r = check(&d, me);
+        assert_eq!(r.state, State::Inconsistent);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn broken_names_are_problems_with_fixes() {
+        let d = scratch("broken");
+        let me = FileId::of(&d.join("iptables-wrapper"));
+        link_all(&d, |_| "xtables-nft-multi");
+        fs::remove_file(d.join("ip6tables-save")).unwrap();
+        symlink("gone", d.join("iptables")).unwrap_or(());
+        fs::remove_file(d.join("iptables")).unwrap();
+        symlink("gone", d.join("iptables")).unwrap();
+        fs::remove_file(d.join("iptables-restore")).unwrap();
+        symlink("xtables-legacy-multi", d.join("iptables-restore")).unwrap();
+        let r = check(&d, me);
+        assert_eq!(r.state, State::Inconsistent);
+        let texts: Vec<(String, &str)> = r
+            .problems
+            .iter()
+            .map(|p| {
+                (
+                    p.path.file_name().unwrap().to_string_lossy().into_owned(),
+                    p.text.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            texts[0],
+            ("iptables".into(), "is a dangling link (to gone)")
+        );
+        assert_eq!(texts[1], ("ip6tables-save".into(), "does not exist"));
+        assert_eq!(
+            texts.len(),
+            2,
+            "IPv4 is broken anyway, so no disagreement: {texts:?}"
+        );
+
+        // Only a disagreement.
+        link_all(&d, |_| "xtables-nft-multi");
+        fs::remove_file(d.join("iptables-save")).unwrap();
+        symlink("xtables-legacy-multi", d.join("iptables-save")).unwrap();
+        let r = check(&d, me);
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(
+            r.problems[0].text,
+            "leads to legacy while iptables leads to nft"
+        );
+        assert!(r.text().starts_with("inconsistent:\n  "));
+        assert!(r.json().starts_with(r#"{"consistent":false,"state":"inconsistent","mode":null,"families":{"ipv4":null,"ipv6":"nft"}"#));
+        fs::remove_dir_all(&d).unwrap();
+    }
+}
