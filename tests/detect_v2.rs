@@ -559,11 +559,9 @@ fn kernel_without_nf_tables_chooses_legacy() {
         let doc = detect_json(&run, "JSON");
         for family in ["ipv4", "ipv6"] {
             expect_family(&doc, family, Mode::Legacy, "nft-unusable", None);
-            let text = reason_text(&doc, family);
             assert!(
-                text.starts_with("nf_tables unusable in this kernel: ")
-                    && text.contains("Protocol not supported"),
-                "{family}: the reason should carry the error line: {text:?}\n{run}"
+                reason_text(&doc, family).contains("Protocol not supported"),
+                "{family}: the reason should carry the error line\n{run}"
             );
         }
         assert_eq!(warning_kinds(&doc), c.what.warnings, "warnings in {doc}");
@@ -599,6 +597,19 @@ fn kernel_without_nf_tables_chooses_legacy() {
         let legacy = Target::Mode(Mode::Legacy);
         expect(&run, "AFTER", &c.layout.links(legacy, legacy));
         expect_version(&run, "V6", Mode::Legacy);
+        // Last, so that it hides no other failure: the reason's text is
+        // exactly the error line as iptables printed it, e.g. `iptables:
+        // Failed to initialize nft: Protocol not supported`.
+        for family in ["ipv4", "ipv6"] {
+            let text = reason_text(&doc, family);
+            let line = text.strip_prefix("nf_tables unusable in this kernel: ");
+            assert!(
+                line.is_some_and(|l| l.starts_with("ip")
+                    && l.ends_with("Failed to initialize nft: Protocol not supported")),
+                "{family}: the reason should be \
+                 `nf_tables unusable in this kernel: <the error line>`: {text:?}\n{run}"
+            );
+        }
     });
 }
 
@@ -633,6 +644,74 @@ fn netlink_refused_with_eperm_is_not_nf_tables_unusable() {
         if setup.is_empty() {
             expect_family(&doc, "ipv4", Mode::Nft, "default", None);
             expect_family(&doc, "ipv6", Mode::Nft, "default", None);
+        }
+    });
+}
+
+// 1c. Which failures of nft count as "unusable": the kernel's answers only.
+// A stand-in xtables-nft-multi prints what iptables prints in each case
+// (probes forced to run processes, so the stand-in answers them).
+
+#[derive(Clone)]
+struct NftFails {
+    name: &'static str,
+    /// The stand-in's body.
+    script: &'static str,
+    /// The error line when it means "unusable", else "".
+    unusable: &'static str,
+}
+
+impl fmt::Display for NftFails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "nft {}", self.name)
+    }
+}
+
+#[test]
+fn only_the_kernels_answers_make_nft_unusable() {
+    let scenarios = [
+        NftFails {
+            name: "cannot fetch the generation id (older kernels)",
+            script: "echo \"iptables: Could not fetch rule set generation id: Invalid argument\" >&2; exit 1",
+            unusable: "iptables: Could not fetch rule set generation id: Invalid argument",
+        },
+        NftFails {
+            name: "times out",
+            script: "exec sleep 1000",
+            unusable: "",
+        },
+        NftFails {
+            name: "fails for another reason",
+            script: "echo \"iptables: Permission denied (you must be root).\" >&2; exit 4",
+            unusable: "",
+        },
+    ];
+    each(cases(&scenarios), |c| {
+        let run = run(
+            &c.suite,
+            c.layout,
+            &format!(
+                "rules legacy iptables 2
+                 printf '#!/bin/sh\\n%s\\n' '{}' >/usr/sbin/xtables-nft-multi.new
+                 chmod +x /usr/sbin/xtables-nft-multi.new
+                 mv /usr/sbin/xtables-nft-multi.new /usr/sbin/xtables-nft-multi
+                 export IPTABLES_WRAPPER_PROBES=process IPTABLES_WRAPPER_PROBE_TIMEOUT=0.5
+                 call JSON $w detect --json",
+                c.what.script
+            ),
+        );
+        let doc = detect_json(&run, "JSON");
+        for family in ["ipv4", "ipv6"] {
+            if c.what.unusable.is_empty() {
+                assert_ne!(
+                    reason_kind(&doc, family),
+                    "nft-unusable",
+                    "{family}: not a kernel answer, so unknown evidence: {doc}"
+                );
+            } else {
+                let want = format!("nf_tables unusable in this kernel: {}", c.what.unusable);
+                expect_family(&doc, family, Mode::Legacy, "nft-unusable", Some(&want));
+            }
         }
     });
 }
@@ -966,6 +1045,17 @@ const WARNS: &[Warn] = &[
         env: "IPTABLES_WRAPPER_MODE=nft",
         mode: Mode::Nft,
         kind: "override",
+        // One per family: IPv4's own hint, and IPv6 following it.
+        warnings: &["override-mismatch", "override-mismatch"],
+        first_call: &[],
+    },
+    Warn {
+        name: "IPTABLES_WRAPPER_MODE=legacy, hint in nft for IPv4 only",
+        setup: "hint nft iptables; hint legacy ip6tables",
+        env: "IPTABLES_WRAPPER_MODE=legacy",
+        mode: Mode::Legacy,
+        kind: "override",
+        // IPv6's own hint agrees with the override.
         warnings: &["override-mismatch"],
         first_call: &[],
     },
@@ -975,8 +1065,13 @@ const WARNS: &[Warn] = &[
         env: "IPTABLES_WRAPPER_MODE=legacy",
         mode: Mode::Legacy,
         kind: "override",
-        // Detection would pick nft by default: that disagrees too.
-        warnings: &["legacy-maybe-missing", "override-mismatch"],
+        // Detection would pick nft by default for both families: that
+        // disagrees too.
+        warnings: &[
+            "legacy-maybe-missing",
+            "override-mismatch",
+            "override-mismatch",
+        ],
         first_call: &[],
     },
     Warn {
@@ -1024,6 +1119,12 @@ fn each_warning_kind_in_text_and_json() {
             assert!(
                 texts.iter().any(|t| t.contains('3')) && texts.iter().any(|t| t.contains('2')),
                 "the stranded-rules texts should give the counts (3 and 2): {doc}"
+            );
+        }
+        for t in warning_texts(&doc, "override-mismatch") {
+            assert!(
+                t.contains("IPv4") || t.contains("IPv6"),
+                "override-mismatch should name its family: {t:?}"
             );
         }
         if s.name.ends_with("on an empty namespace") {
