@@ -476,6 +476,12 @@ fn expect_first_call_warnings(run: &Run, key: &str, doc: &Value, must: &[&str]) 
         );
     }
     let shown = stderr_warnings(run, key);
+    for (i, s) in shown.iter().enumerate() {
+        assert!(
+            !shown[..i].contains(s),
+            "{key}: warning {s:?} shown twice\n{run}"
+        );
+    }
     for s in &shown {
         assert!(
             all.contains(&s.as_str()),
@@ -1467,4 +1473,23 @@ fn verify_reports_every_state() {
             );
         }
     });
+}
+
+// 6b. verify's own usage errors: exit status 2, with the usage, and nothing
+// on stdout.
+#[test]
+fn verify_usage_errors() {
+    each(
+        cases(&["verify --bogus", "verify --dir", "verify extra"]),
+        |c| {
+            let run = run(&c.suite, c.layout, &format!("call BAD $w {}", c.what));
+            expect(&run, "BAD_RC", "2");
+            expect(&run, "BAD_OUT", "");
+            let err = run.get("BAD_ERR");
+            assert!(
+                err.starts_with("iptables-wrapper: ") && err.contains("usage"),
+                "a usage error explains and shows the usage\n{run}"
+            );
+        },
+    );
 }
