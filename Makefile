@@ -6,10 +6,15 @@ TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 STATIC_FLAGS := -C target-feature=+crt-static
 BIN := bin/iptables-wrapper
 # Debian root file systems for the integration tests, built once by
-# mmdebstrap from the machine's apt sources and reused between runs.
-ROOTFS_CACHE ?= /var/cache/iptables-wrapper-tests
+# mmdebstrap from the machine's apt sources and reused between runs. Besides
+# iptables they hold nftables (a native table next to iptables-nft's), ufw
+# (a ruleset written by a real client) and strace (the no-process check).
+# The directory is versioned by that package list.
+ROOTFS_CACHE ?= /var/cache/iptables-wrapper-tests/v2
+ROOTFS_PACKAGES := iptables,nftables,ufw,strace
 SUITES ?= bookworm trixie
-DEB_PACKAGES := iptables mmdebstrap busybox-static podman runc shellcheck dash
+# gcc and libc6-dev build the tests' static helpers (seccomp filter, maxrss).
+DEB_PACKAGES := iptables mmdebstrap busybox-static podman runc shellcheck dash gcc libc6-dev strace
 export ROOTFS_CACHE SUITES
 
 .PHONY: all build deps rootfs test unit-test integration-test lint image-test demo bench clean
@@ -35,10 +40,10 @@ deps:
 
 rootfs: deps
 	@for s in $(SUITES); do \
-	  if [ ! -x $(ROOTFS_CACHE)/$$s/usr/sbin/xtables-nft-multi ]; then \
+	  if [ ! -x $(ROOTFS_CACHE)/$$s/usr/sbin/xtables-nft-multi ] || [ ! -x $(ROOTFS_CACHE)/$$s/usr/sbin/ufw ]; then \
 	    echo "building the $$s root file system in $(ROOTFS_CACHE)/$$s"; \
 	    mkdir -p $(ROOTFS_CACHE) && rm -rf $(ROOTFS_CACHE)/$$s.tmp && \
-	    mmdebstrap --quiet --variant=apt --include=iptables $$s $(ROOTFS_CACHE)/$$s.tmp && \
+	    mmdebstrap --quiet --variant=apt --include=$(ROOTFS_PACKAGES) $$s $(ROOTFS_CACHE)/$$s.tmp && \
 	    mv $(ROOTFS_CACHE)/$$s.tmp $(ROOTFS_CACHE)/$$s || exit 1; \
 	  fi; \
 	done

@@ -7,14 +7,12 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-use crate::detect::{self, Overall, Request};
-use crate::first_call::refusal;
+use crate::first_call;
 use crate::install;
 use crate::names::Mode;
-use crate::probe::{self, Host};
+use crate::probe;
 use crate::report;
 use crate::settings::Settings;
-use crate::switch;
 use crate::verify;
 use crate::Failure;
 
@@ -114,18 +112,7 @@ fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
         Some(d) => d,
         None => default_dir(argv0)?,
     };
-    let host = Host::new(dir.clone(), settings.probe_timeout, settings.sources);
-    let request = Request {
-        setting: settings.mode,
-        hint_wait: settings.hint_wait,
-        thorough: true,
-    };
-    let mut decision = detect::decide(&request, &host).map_err(|r| refusal(r, &dir))?;
-    if decision.overall() == Overall::Split {
-        if let Some(group) = switch::split_blocker(&dir) {
-            decision.unsplit(&group);
-        }
-    }
+    let decision = first_call::decide(&dir, &settings, true)?;
     if json {
         println!("{}", report::json(&decision));
     } else {

@@ -5,7 +5,7 @@
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
-use crate::detect::{self, Overall, Refusal, Request};
+use crate::detect::{self, Decision, Overall, Refusal, Request};
 use crate::exec::exec_multi;
 use crate::locate::{self, resolved_mode, FileId};
 use crate::names::{Family, Mode};
@@ -48,18 +48,7 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
         return become_mode(&dir, mode, command, args, wrapper);
     }
 
-    let host = Host::new(dir.clone(), settings.probe_timeout, settings.sources);
-    let request = Request {
-        setting: settings.mode,
-        hint_wait: settings.hint_wait,
-        thorough: false,
-    };
-    let mut decision = detect::decide(&request, &host).map_err(|r| refusal(r, &dir))?;
-    if decision.overall() == Overall::Split {
-        if let Some(group) = switch::split_blocker(&dir) {
-            decision.unsplit(&group);
-        }
-    }
+    let decision = decide(&dir, &settings, false)?;
     if settings.debug {
         eprintln!("iptables-wrapper: {}", report::line(&decision));
     }
@@ -115,6 +104,25 @@ fn become_mode(
 
 fn warn(msg: std::fmt::Arguments) {
     eprintln!("iptables-wrapper: warning: {msg}");
+}
+
+/// Detects the host's modes for the iptables in `dir`, as the layout of its
+/// names allows them: where one alternatives group covers both families,
+/// IPv4's mode for both. `thorough` is `detect`'s: all the evidence.
+pub fn decide(dir: &Path, settings: &Settings, thorough: bool) -> Result<Decision, Failure> {
+    let host = Host::new(dir.to_path_buf(), settings.probe_timeout, settings.sources);
+    let request = Request {
+        setting: settings.mode,
+        hint_wait: settings.hint_wait,
+        thorough,
+    };
+    let mut decision = detect::decide(&request, &host).map_err(|r| refusal(r, dir))?;
+    if decision.overall() == Overall::Split {
+        if let Some(group) = switch::split_blocker(dir) {
+            decision.unsplit(&group);
+        }
+    }
+    Ok(decision)
 }
 
 /// Why detection could not choose, as the failure every entry point ends

@@ -21,7 +21,7 @@ fi
 suite=$1
 shift
 here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests}
+cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests/v2}
 lower=$cache/$suite
 bin=${IPTABLES_WRAPPER_BIN:-$here/bin/iptables-wrapper}
 

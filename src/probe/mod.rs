@@ -1,22 +1,37 @@
 //! The real [`Evidence`]: what is installed, which legacy tables the kernel
-//! lists, and the probes, answered by one of the sources below.
+//! lists, and the probes, answered by one of three sources:
 //!
-//! - `process.rs`: runs the iptables commands (version 1's probes); the
-//!   fallback, and the oracle for the kernel sources.
+//! - `netlink.rs`: nf_tables, asked over netlink (nft's hints and counts,
+//!   whether nf_tables exists, and the tables other programs keep there);
+//! - `xtables.rs`: legacy x_tables, read with getsockopt (legacy's hints
+//!   and counts), only for tables the kernel already lists;
+//! - `process.rs`: the iptables commands themselves (version 1's probes);
+//!   the fallback, and the oracle the kernel sources are tested against.
 //!
-//! `IPTABLES_WRAPPER_PROBES` picks the sources (see `settings.rs`).
+//! The kernel sources answer in microseconds, create no process and format
+//! no text. Where one cannot answer here (a seccomp filter or missing
+//! capability refusing the socket, an older kernel that rejects a request,
+//! a reply we cannot parse), that probe falls back to its process, and the
+//! observation says so. An error that is itself the answer is evidence:
+//! ENOENT for a missing table, EPROTONOSUPPORT for a kernel without
+//! nf_tables. `IPTABLES_WRAPPER_PROBES` can force one source.
 
+mod bytes;
+pub mod netlink;
 pub mod process;
+pub mod xtables;
 
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::detect::{Evidence, Observation, Probe, Source, Tables};
+use crate::detect::{Answer, Evidence, Observation, Probe, Source, Table, Tables, HINT_CHAINS};
 use crate::names::{Family, Mode};
 use crate::settings::Sources;
+
+use netlink::Nft;
 
 /// The iptables installation in one directory, on this kernel.
 pub struct Host {
@@ -58,11 +73,82 @@ impl Evidence for Host {
     }
 
     fn command(&self, probe: &Probe) -> (String, Source) {
-        (process::command(probe), Source::Process)
+        match self.sources {
+            Sources::Process => (process::command(probe), Source::Process),
+            Sources::Auto | Sources::Kernel => (kernel_command(probe, &[]), Source::Kernel),
+        }
     }
 
     fn run(&self, probes: &[Probe]) -> Vec<Observation> {
-        process::run(&self.dir, self.timeout, probes)
+        if self.sources == Sources::Process {
+            return process::run(&self.dir, self.timeout, probes);
+        }
+        let mut kernel = Kernel {
+            timeout: self.timeout,
+            nft: None,
+        };
+        let mut done: Vec<Option<Observation>> = Vec::with_capacity(probes.len());
+        let mut fallback: Vec<(usize, String)> = Vec::new();
+        for (i, p) in probes.iter().enumerate() {
+            let started = Instant::now();
+            let listed = match self.legacy_tables(p.family) {
+                Tables::Listed(t) => t,
+                Tables::Unknown(_) => vec![],
+            };
+            let command = kernel_command(p, &listed);
+            match kernel.ask(p, &listed) {
+                Ok((answer, detail)) => done.push(Some(Observation {
+                    probe: *p,
+                    answer,
+                    source: Source::Kernel,
+                    command,
+                    detail,
+                    elapsed: Some(started.elapsed()),
+                })),
+                Err(why) if self.sources == Sources::Kernel => done.push(Some(Observation {
+                    probe: *p,
+                    answer: Answer::Failed {
+                        nft_unusable: false,
+                    },
+                    source: Source::Kernel,
+                    command,
+                    detail: Some(why),
+                    elapsed: Some(started.elapsed()),
+                })),
+                Err(why) => {
+                    done.push(None);
+                    fallback.push((i, why));
+                }
+            }
+        }
+        // The probes the kernel could not answer run as processes, at once.
+        let asked: Vec<Probe> = fallback.iter().map(|(i, _)| probes[*i]).collect();
+        let ran = process::run(&self.dir, self.timeout, &asked);
+        for ((i, why), mut o) in fallback.into_iter().zip(ran) {
+            let note = format!("kernel source unavailable ({why}); ran the command");
+            o.detail = Some(match o.detail {
+                Some(d) => format!("{note}: {d}"),
+                None => note,
+            });
+            done[i] = Some(o);
+        }
+        done.into_iter()
+            .map(|o| o.expect("every probe answered"))
+            .collect()
+    }
+
+    fn native_tables(&self) -> Option<Vec<String>> {
+        if self.sources == Sources::Process {
+            return None;
+        }
+        let tables = Nft::open(self.timeout).and_then(|mut n| n.tables()).ok()?;
+        Some(
+            tables
+                .into_iter()
+                .filter(|(family, name)| !iptables_nft_table(*family, name))
+                .map(|(family, name)| format!("{} {name}", netlink::family_name(family)))
+                .collect(),
+        )
     }
 
     fn clock(&self) -> Duration {
@@ -72,6 +158,176 @@ impl Evidence for Host {
     fn pause(&self, d: Duration) {
         std::thread::sleep(d);
     }
+}
+
+/// The tables iptables-nft keeps rules in, per family.
+const IPTABLES_NFT_TABLES: [&str; 5] = ["filter", "nat", "mangle", "raw", "security"];
+
+/// Whether an nf_tables table is one of the xtables-nft tools' own: the
+/// iptables tables of `ip` and `ip6`, and those ebtables-nft and
+/// arptables-nft make (`bridge filter/nat/broute`, `arp filter`). Every
+/// other table was made by a native nftables program.
+fn iptables_nft_table(family: u8, name: &str) -> bool {
+    match family {
+        netlink::NFPROTO_IPV4 | netlink::NFPROTO_IPV6 => IPTABLES_NFT_TABLES.contains(&name),
+        netlink::NFPROTO_BRIDGE => ["filter", "nat", "broute"].contains(&name),
+        netlink::NFPROTO_ARP => name == "filter",
+        _ => false,
+    }
+}
+
+fn nfproto(f: Family) -> u8 {
+    match f {
+        Family::V4 => netlink::NFPROTO_IPV4,
+        Family::V6 => netlink::NFPROTO_IPV6,
+    }
+}
+
+fn xt_family(f: Family) -> xtables::Family {
+    match f {
+        Family::V4 => xtables::Family::V4,
+        Family::V6 => xtables::Family::V6,
+    }
+}
+
+/// How a kernel probe asks, for the report: the request and what it names.
+/// `listed` is the family's legacy tables, which a legacy count reads.
+fn kernel_command(p: &Probe, listed: &[String]) -> String {
+    let fam = netlink::family_name(nfproto(p.family));
+    let opt = match p.family {
+        Family::V4 => "IPT_SO_GET_ENTRIES",
+        Family::V6 => "IP6T_SO_GET_ENTRIES",
+    };
+    match (p.mode, p.table) {
+        (Mode::Nft, Table::Mangle) => {
+            format!("netlink NFT_MSG_GETCHAIN, NFT_MSG_GETRULE {fam} mangle")
+        }
+        (Mode::Nft, Table::All) => format!(
+            "netlink NFT_MSG_GETRULE {fam} {}",
+            IPTABLES_NFT_TABLES.join(",")
+        ),
+        (Mode::Legacy, Table::Mangle) => format!("getsockopt {opt} mangle"),
+        (Mode::Legacy, Table::All) => format!("getsockopt {opt} {}", listed.join(",")),
+    }
+}
+
+/// The kernel sources of one batch of probes; the netlink socket is opened
+/// once, by the first nft probe.
+struct Kernel {
+    timeout: Duration,
+    nft: Option<Result<Nft, String>>,
+}
+
+/// `Ok` is an answer (with a detail); `Err` says why the kernel could not
+/// answer here, so the probe falls back to its process.
+type KernelAnswer = Result<(Answer, Option<String>), String>;
+
+impl Kernel {
+    fn ask(&mut self, p: &Probe, listed: &[String]) -> KernelAnswer {
+        match p.mode {
+            Mode::Nft => self.ask_nft(p),
+            Mode::Legacy => ask_legacy(p, listed),
+        }
+    }
+
+    fn ask_nft(&mut self, p: &Probe) -> KernelAnswer {
+        let timeout = self.timeout;
+        let nft = self.nft.get_or_insert_with(|| open_nft(timeout));
+        let nft = match nft {
+            Ok(n) => n,
+            Err(why) if why.starts_with(NO_NF_TABLES) => {
+                return Ok((Answer::Failed { nft_unusable: true }, Some(why.clone())))
+            }
+            Err(why) => return Err(why.clone()),
+        };
+        let family = nfproto(p.family);
+        let request = |what: &str, e: io::Error| format!("{what}: {e}");
+        match p.table {
+            Table::Mangle => {
+                let chains = nft
+                    .chains(family, "mangle")
+                    .map_err(|e| request("NFT_MSG_GETCHAIN", e))?;
+                let Some(chains) = chains else {
+                    return Ok((
+                        Answer::Found {
+                            rules: 0,
+                            hint: None,
+                        },
+                        None,
+                    ));
+                };
+                let hint = HINT_CHAINS
+                    .iter()
+                    .copied()
+                    .find(|h| chains.iter().any(|c| c == h));
+                let rules = nft
+                    .count_rules(family, "mangle")
+                    .map_err(|e| request("NFT_MSG_GETRULE", e))?
+                    .unwrap_or(0);
+                Ok((Answer::Found { rules, hint }, None))
+            }
+            Table::All => {
+                let mut rules = 0;
+                for t in IPTABLES_NFT_TABLES {
+                    rules += nft
+                        .count_rules(family, t)
+                        .map_err(|e| request("NFT_MSG_GETRULE", e))?
+                        .unwrap_or(0);
+                }
+                Ok((Answer::Found { rules, hint: None }, None))
+            }
+        }
+    }
+}
+
+/// What the answer to a kernel without nf_tables starts with.
+const NO_NF_TABLES: &str = "no nf_tables in this kernel";
+
+/// Opens the netlink socket and asks for the ruleset generation: a kernel
+/// without nf_tables refuses the socket itself (EPROTONOSUPPORT), which is
+/// the answer; any other refusal means the kernel cannot be asked here.
+fn open_nft(timeout: Duration) -> Result<Nft, String> {
+    let mut nft = Nft::open(timeout).map_err(|e| match e.raw_os_error() {
+        Some(nix::libc::EPROTONOSUPPORT) => {
+            format!("{NO_NF_TABLES}: socket(AF_NETLINK, NETLINK_NETFILTER): {e}")
+        }
+        _ => format!("socket(AF_NETLINK, NETLINK_NETFILTER): {e}"),
+    })?;
+    nft.generation()
+        .map_err(|e| format!("NFT_MSG_GETGEN: {e}"))?;
+    Ok(nft)
+}
+
+/// Reads legacy tables with getsockopt: mangle for a hint, every listed
+/// table for a count. Only tables the kernel lists are ever named: asking
+/// x_tables for any other creates it. A listed table that has vanished
+/// since (ENOENT) holds nothing.
+fn ask_legacy(p: &Probe, listed: &[String]) -> KernelAnswer {
+    let tables: Vec<&str> = match p.table {
+        Table::Mangle => vec!["mangle"],
+        Table::All => listed.iter().map(String::as_str).collect(),
+    };
+    let mut rules = 0;
+    let mut hint = None;
+    for t in tables {
+        if !listed.iter().any(|l| l == t) {
+            continue;
+        }
+        match xtables::read_table(xt_family(p.family), t) {
+            Ok(s) => {
+                rules += s.rules;
+                if p.table == Table::Mangle {
+                    hint = HINT_CHAINS
+                        .iter()
+                        .copied()
+                        .find(|h| s.user_chains.iter().any(|c| c == h));
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => {}
+            Err(e) => return Err(format!("getsockopt on {t}: {e}")),
+        }
+    }
+    Ok((Answer::Found { rules, hint }, None))
 }
 
 /// Reads `/proc/net/ip{,6}_tables_names`. A missing file under a mounted

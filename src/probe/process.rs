@@ -131,10 +131,12 @@ fn judge(p: &Probe, finished: Finished<Scan>) -> (Answer, Option<String>, Option
             said,
             elapsed,
         }) => match (output, status) {
+            // A count reports rules only, as the kernel source does: hints
+            // are what the mangle probes are for.
             (Ok(scan), Ok(s)) if s.success() => (
                 Answer::Found {
                     rules: scan.rules,
-                    hint: scan.hint,
+                    hint: scan.hint.filter(|_| p.table == Table::Mangle),
                 },
                 None,
                 Some(elapsed),

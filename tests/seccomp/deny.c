@@ -12,6 +12,18 @@
  *   raw-eperm            socket(AF_INET or AF_INET6, SOCK_RAW, *) fails with
  *                        EPERM
  *   raw-eafnosupport     the same fails with EAFNOSUPPORT: no legacy x_tables
+ *   netlink-cloexec-eperm   socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+ *                        NETLINK_NETFILTER) fails with EPERM
+ *   raw-nonblock-eperm   socket(AF_INET or AF_INET6, SOCK_RAW | SOCK_NONBLOCK,
+ *                        *) fails with EPERM
+ *
+ * These two refuse only the sockets the wrapper's kernel probes open, not
+ * those of the iptables commands it falls back to: libmnl's mnl_socket_open
+ * opens its netlink socket without SOCK_CLOEXEC (iptables 1.8.9 and 1.8.11),
+ * and libiptc its raw socket without SOCK_NONBLOCK (1.8.11 does use
+ * SOCK_CLOEXEC there). They stand in for a filter or a policy that refuses
+ * the wrapper's own requests, so that the fallback to a process can be seen
+ * deciding.
  *
  * The first rule that matches a call decides it. SOCK_CLOEXEC and
  * SOCK_NONBLOCK or'ed into the type are ignored. x86_64 only (it does not
@@ -78,11 +90,40 @@ static void raw_inet(int err)
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
 }
 
+/* socket(AF_NETLINK, * | SOCK_CLOEXEC, NETLINK_NETFILTER) -> errno */
+static void netfilter_netlink_cloexec(int err)
+{
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 6));
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(2)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NETLINK_NETFILTER, 0, 4));
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1)));
+    emit((struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, SOCK_CLOEXEC));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_CLOEXEC, 0, 1));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+}
+
+/* socket(AF_INET or AF_INET6, SOCK_RAW | SOCK_NONBLOCK, *) -> errno */
+static void raw_inet_nonblock(int err)
+{
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(0)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 1, 0));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 0, 7));
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1)));
+    emit((struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_RAW, 0, 4));
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1)));
+    emit((struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, SOCK_NONBLOCK));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_NONBLOCK, 0, 1));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: deny RULES -- CMD [ARGS...]\n"
-            "RULES: comma list of nft-eprotonosupport, netlink-eperm, raw-eperm, raw-eafnosupport\n");
+            "RULES: comma list of nft-eprotonosupport, netlink-eperm, raw-eperm, raw-eafnosupport,\n"
+            "       netlink-cloexec-eperm, raw-nonblock-eperm\n");
     exit(125);
 }
 
@@ -113,6 +154,10 @@ int main(int argc, char **argv)
             raw_inet(EPERM);
         else if (strcmp(r, "raw-eafnosupport") == 0)
             raw_inet(EAFNOSUPPORT);
+        else if (strcmp(r, "netlink-cloexec-eperm") == 0)
+            netfilter_netlink_cloexec(EPERM);
+        else if (strcmp(r, "raw-nonblock-eperm") == 0)
+            raw_inet_nonblock(EPERM);
         else {
             fprintf(stderr, "deny: unknown rule %s\n", r);
             usage();
