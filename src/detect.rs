@@ -428,6 +428,17 @@ impl Decision {
         let (v4, v6) = (self.mode(Family::V4), self.mode(Family::V6));
         if v4 != v6 {
             self.families[Family::V6.index()].mode = v4;
+            // IPv6's losing back end is now the other one.
+            self.warnings.retain(|w| {
+                !matches!(
+                    w,
+                    Warning::StrandedRules {
+                        family: Family::V6,
+                        ..
+                    }
+                )
+            });
+            self.warnings.extend(stranded(&self.probes, Family::V6, v4));
             self.warnings.push(Warning::SplitNotPossible {
                 v4,
                 v6,
@@ -559,9 +570,7 @@ impl Facts {
     }
 
     fn rules(&self, mode: Mode, family: Family) -> Option<u64> {
-        self.get(Probe::count(mode, family))
-            .and_then(Observation::found)
-            .map(|(n, _)| n)
+        counted(&self.observed, mode, family)
     }
 
     /// The first nft probe failure that is the kernel saying nf_tables does
@@ -649,16 +658,7 @@ impl Facts {
             d.warnings.push(Warning::HintWaitExpired { waited });
         }
         for f in Family::ALL {
-            let winner = d.mode(f);
-            let loser = winner.other();
-            if let Some(rules) = self.rules(loser, f).filter(|n| *n > 0) {
-                d.warnings.push(Warning::StrandedRules {
-                    family: f,
-                    loser,
-                    rules,
-                    winner_rules: self.rules(winner, f),
-                });
-            }
+            d.warnings.extend(stranded(&self.observed, f, d.mode(f)));
         }
         let legacy_chosen = Family::ALL.iter().any(|f| d.mode(*f) == Mode::Legacy);
         if legacy_chosen && self.tables.iter().all(Tables::is_empty_list) {
@@ -672,6 +672,28 @@ impl Facts {
             }
         }
     }
+}
+
+/// The rules a count probe found, if it was asked and answered.
+fn counted(observed: &[Observation], mode: Mode, family: Family) -> Option<u64> {
+    observed
+        .iter()
+        .find(|o| o.probe == Probe::count(mode, family))
+        .and_then(Observation::found)
+        .map(|(n, _)| n)
+}
+
+/// The stranded-rules warning for `family` using `winner`, if the losing
+/// back end was counted and holds rules.
+fn stranded(observed: &[Observation], family: Family, winner: Mode) -> Option<Warning> {
+    let loser = winner.other();
+    let rules = counted(observed, loser, family).filter(|n| *n > 0)?;
+    Some(Warning::StrandedRules {
+        family,
+        loser,
+        rules,
+        winner_rules: counted(observed, winner, family),
+    })
 }
 
 /// Rules 3 to 7, both modes installed.

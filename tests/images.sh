@@ -19,7 +19,16 @@
 # in for the host's. In it, tests/images/scenario.sh puts kubelet's hint chain
 # in one mode and junk rules in the other, makes the first call (iptables -L,
 # ip6tables-save, or iptables-restore with rules on stdin) and checks that the
-# six names now lead to the hinted mode and that iptables -V agrees.
+# six names now lead to the hinted mode and that iptables -V agrees. Each image
+# also gets the split scenario: the IPv4 hint in legacy and the IPv6 hint in
+# nft. Where the names can be switched per family (plain links, Debian's two
+# alternatives groups) the iptables names must lead to legacy and the
+# ip6tables names to nft; under Fedora's one `iptables` group all six lead to
+# legacy and the first call warns (split-not-possible). Around the first call
+# the scenario checks `iptables-wrapper verify` (after the install: not yet
+# switched; after the first call: switched, in which mode; with a name broken
+# on purpose: inconsistent, exit 1), `detect` and `detect --json` (each
+# family's mode and the warnings), and which warnings the first call prints.
 #
 # The distroless image has no shell to run that script, and mounting one in
 # would make it a different image. There the scenario is driven from outside:
@@ -27,8 +36,10 @@
 # the rulesets; the distroless container joins it (--network container:) and
 # runs only the first call, as its command; the links are read through
 # `podman mount`, and the container's file system is committed so that
-# `iptables -V` runs on exactly that state. That it has no shell is shown by
-# `podman run IMAGE /bin/sh` failing and by its file list.
+# `iptables -V` and `iptables-wrapper verify` (as the command, in exec form)
+# run on exactly that state; verify also runs on the image as built. That it
+# has no shell is shown by `podman run IMAGE /bin/sh` failing and by its file
+# list.
 #
 # Images and containers are named with this run's id, and only those are
 # removed at the end (also on failure or interrupt). The last line printed is
@@ -37,7 +48,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests}
+cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests/v2}
 read -ra suites <<<"${SUITES:-bookworm trixie}"
 bin=${IPTABLES_WRAPPER_BIN:-$here/bin/iptables-wrapper}
 installer=$here/installer/iptables-wrapper-installer.sh
@@ -189,12 +200,12 @@ build_check() { # NAME DOCKERFILE CONTEXT [BUILD ARGS...]
 }
 
 # The scenario inside a container of an image that has a shell.
-scenario_in() { # NAME MODE FIRST
+scenario_in() { # NAME MODE FIRST [GROUPS]
     local name=ipw-test-$run_id-$1-$2-$3
     track container "$name"
     timeout 180 "${podman[@]}" run --rm --name "$name" "${run_opts[@]}" \
         -e IPTABLES_WRAPPER_DEBUG=1 -v "$scenario:/ipw-scenario.sh:ro" \
-        "localhost/ipw-test-$1:$run_id" /bin/sh /ipw-scenario.sh "$2" "$3"
+        "localhost/ipw-test-$1:$run_id" /bin/sh /ipw-scenario.sh "$2" "$3" ${4:+"$4"}
 }
 
 first_calls=(iptables ip6tables-save iptables-restore)
@@ -205,13 +216,19 @@ describe_first() {
     iptables-restore) echo "iptables-restore <rules" ;;
     esac
 }
-scenarios() { # NAME
+describe_mode() {
+    case $1 in
+    split) echo "IPv4 hint in legacy, IPv6 hint in nft" ;;
+    *) echo "hint in $1" ;;
+    esac
+}
+scenarios() { # NAME GROUPS (per-family, or one-group: see scenario.sh)
     local mode first label
-    for mode in legacy nft; do
+    for mode in legacy nft split; do
         for first in "${first_calls[@]}"; do
-            label="$1: hint in $mode, first call $(describe_first "$first")"
+            label="$1: $(describe_mode "$mode"), first call $(describe_first "$first")"
             if is_built "$1"; then
-                check "$label" scenario_in "$1" "$mode" "$first"
+                check "$label" scenario_in "$1" "$mode" "$first" "$2"
             else
                 skip "$label" "image not built"
             fi
@@ -271,28 +288,85 @@ fedora_layout() { # NAME SBINDIR
 
 # The distroless image, driven from outside (see the top of this file).
 dl_names="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
-dl_links() { # CONTAINER WANT: every name in /usr/sbin is a link to WANT
-    local mnt n t rc=0
+dl_links() { # CONTAINER WANT4 WANT6: the IPv4 names in /usr/sbin link to WANT4, the IPv6 names to WANT6
+    local mnt n t want rc=0
     mnt=$(podman mount "$1")
     for n in $dl_names; do
+        case $n in
+        ip6*) want=$3 ;;
+        *) want=$2 ;;
+        esac
         t=$(readlink "$mnt/usr/sbin/$n" || true)
-        if [ "$t" != "$2" ]; then
-            echo "/usr/sbin/$n -> ${t:-(not a link)}, expected $2"
+        if [ "$t" != "$want" ]; then
+            echo "/usr/sbin/$n -> ${t:-(not a link)}, expected $want"
             rc=1
         fi
     done
     podman unmount "$1" >/dev/null
-    [ "$rc" -eq 0 ] && echo "the six names in /usr/sbin link to $2"
+    if [ "$rc" -eq 0 ]; then
+        if [ "$2" = "$3" ]; then
+            echo "the six names in /usr/sbin link to $2"
+        else
+            echo "the IPv4 names in /usr/sbin link to $2, the IPv6 names to $3"
+        fi
+    fi
     return "$rc"
 }
+# dl_verify IMAGE FIRST-LINE [JSON PATTERN]...: the image's own
+# `/usr/sbin/iptables-wrapper verify`, run as its command in exec form (there
+# is no shell), exits 0 and prints FIRST-LINE first; `verify --json` exits 0
+# and its output, blanks taken out, contains each pattern.
+dl_verify() {
+    local image=$1 want=$2 out rc line json p
+    shift 2
+    rc=0
+    out=$(timeout 120 "${podman[@]}" run --rm "${run_opts[@]}" "$image" /usr/sbin/iptables-wrapper verify) || rc=$?
+    echo "verify (exit $rc):"
+    printf '%s\n' "$out"
+    [ "$rc" -eq 0 ] || { echo "iptables-wrapper verify exited $rc, expected 0"; return 1; }
+    line=$(printf '%s\n' "$out" | head -n 1)
+    [ "$line" = "$want" ] || { echo "iptables-wrapper verify printed '$line' first, expected '$want'"; return 1; }
+    rc=0
+    out=$(timeout 120 "${podman[@]}" run --rm "${run_opts[@]}" "$image" /usr/sbin/iptables-wrapper verify --json) || rc=$?
+    echo "verify --json (exit $rc):"
+    printf '%s\n' "$out"
+    [ "$rc" -eq 0 ] || { echo "iptables-wrapper verify --json exited $rc, expected 0"; return 1; }
+    json=$(printf '%s' "$out" | tr -d ' \t\n')
+    for p in "$@"; do
+        [[ $json == *"$p"* ]] || { echo "iptables-wrapper verify --json has no $p"; return 1; }
+    done
+}
+distroless_verify_installed() {
+    dl_verify "localhost/ipw-test-distroless:$run_id" "not yet switched: the six names lead to iptables-wrapper" \
+        '"consistent":true' '"state":"not-switched"' '"ipv4":"wrapper"' '"ipv6":"wrapper"'
+}
+# The commands that put two junk rules in COMMAND's filter table.
+dl_junk() { # COMMAND
+    echo "$1 -t filter -N BAD-1; $1 -t filter -A BAD-1 -j ACCEPT; $1 -t filter -N BAD-2; $1 -t filter -A BAD-2 -j DROP"
+}
 distroless_scenario() { # MODE FIRST
-    local mode=$1 first=$2 wrong fam want
-    case $mode in
-    legacy) wrong=nft want='(legacy)' ;;
-    nft) wrong=legacy want='(nf_tables)' ;;
-    esac
+    local mode=$1 first=$2 m4 m6 fam fm setup
     fam=iptables
     [ "$first" != ip6tables-save ] || fam=ip6tables
+    case $mode in
+    legacy)
+        m4=legacy m6=legacy
+        setup="$fam-legacy -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk "$fam-nft")"
+        ;;
+    nft)
+        m4=nft m6=nft
+        setup="$fam-nft -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk "$fam-legacy")"
+        ;;
+    split)
+        m4=legacy m6=nft
+        setup="iptables-legacy -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk iptables-nft)
+            ip6tables-nft -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk ip6tables-legacy)"
+        ;;
+    esac
+    # The mode the first call must run: its family's, which holds the hint.
+    if [ "$fam" = iptables ]; then fm=$m4; else fm=$m6; fi
+    local wrong=nft
+    [ "$fm" = nft ] && wrong=legacy
     local holder=ipw-test-$run_id-holder-$mode-$first dl=ipw-test-$run_id-distroless-$mode-$first
     local after=localhost/ipw-test-distroless-after-$mode-$first:$run_id
     track container "$holder"
@@ -300,13 +374,8 @@ distroless_scenario() { # MODE FIRST
     track image "$after"
     # The holder owns the network namespace, the stand-in for the host's.
     "${podman[@]}" run -d --name "$holder" "${run_opts[@]}" "$(base_image "$layout_suite")" sleep infinity >/dev/null
-    "${podman[@]}" exec "$holder" /bin/sh -ec "
-        $fam-$mode -t mangle -N KUBE-IPTABLES-HINT
-        $fam-$wrong -t filter -N BAD-1
-        $fam-$wrong -t filter -A BAD-1 -j ACCEPT
-        $fam-$wrong -t filter -N BAD-2
-        $fam-$wrong -t filter -A BAD-2 -j DROP"
-    echo "hint chain in $fam-$mode, junk rules in $fam-$wrong"
+    "${podman[@]}" exec "$holder" /bin/sh -ec "$setup"
+    echo "set up: $setup"
 
     local cmd=("$first") interactive=()
     case $first in
@@ -315,49 +384,65 @@ distroless_scenario() { # MODE FIRST
     esac
     "${podman[@]}" create --name "$dl" --privileged --network "container:$holder" "${limits[@]}" \
         "${interactive[@]}" -e IPTABLES_WRAPPER_DEBUG=1 "localhost/ipw-test-distroless:$run_id" "${cmd[@]}" >/dev/null
-    dl_links "$dl" iptables-wrapper
+    dl_links "$dl" iptables-wrapper iptables-wrapper
 
-    local out=$work/logs/distroless-$mode-$first.out
+    local out=$work/logs/distroless-$mode-$first.out err=$work/logs/distroless-$mode-$first.err
     if [ "$first" = iptables-restore ]; then
         printf '%s\n' '*filter' ':WRAPPER-TEST - [0:0]' '-A WRAPPER-TEST -j RETURN' 'COMMIT' |
-            timeout 120 "${podman[@]}" start -a -i "$dl" >"$out" || true
+            timeout 120 "${podman[@]}" start -a -i "$dl" >"$out" 2>"$err" || true
     else
-        timeout 120 "${podman[@]}" start -a "$dl" >"$out" || true
+        timeout 120 "${podman[@]}" start -a "$dl" >"$out" 2>"$err" || true
     fi
     local status
     status=$(podman inspect -f '{{.State.ExitCode}}' "$dl")
     cat "$out"
+    echo "stderr:"
+    cat "$err"
     [ "$status" = 0 ] || { echo "the first call, ${cmd[*]}, exited $status"; return 1; }
     case $first in
     iptables)
         if grep -q BAD-1 "$out"; then echo "iptables -L listed the $wrong ruleset"; return 1; fi
         ;;
     ip6tables-save)
-        grep -q KUBE-IPTABLES-HINT "$out" || { echo "ip6tables-save did not print the $mode ruleset"; return 1; }
+        grep -q KUBE-IPTABLES-HINT "$out" || { echo "ip6tables-save did not print the $fm ruleset"; return 1; }
         if grep -q BAD-1 "$out"; then echo "ip6tables-save printed the $wrong ruleset"; return 1; fi
         ;;
     iptables-restore)
-        "${podman[@]}" exec "$holder" "iptables-$mode-save" -t filter | grep -q -- '-A WRAPPER-TEST -j RETURN' ||
-            { echo "the rules given on stdin are not in the $mode ruleset"; return 1; }
+        "${podman[@]}" exec "$holder" "iptables-$fm-save" -t filter | grep -q -- '-A WRAPPER-TEST -j RETURN' ||
+            { echo "the rules given on stdin are not in the $fm ruleset"; return 1; }
         if "${podman[@]}" exec "$holder" "iptables-$wrong-save" -t filter | grep -q WRAPPER-TEST; then
             echo "iptables-restore wrote to the $wrong ruleset"
             return 1
         fi
         ;;
     esac
+    # With a hint, a first call has no warning to give (plain links can split).
+    if grep '^iptables-wrapper: warning: ' "$err"; then
+        echo "the first call printed the warnings above; expected none"
+        return 1
+    fi
     echo "first call: ${cmd[*]}"
-    dl_links "$dl" "xtables-$mode-multi"
+    dl_links "$dl" "xtables-$m4-multi" "xtables-$m6-multi"
 
     # Later calls run on the file system the first call left.
     podman commit -q "$dl" "$after" >/dev/null
-    local n v
+    local n v want
     for n in iptables ip6tables; do
+        want='(legacy)'
+        if [ "$n" = iptables ] && [ "$m4" = nft ]; then want='(nf_tables)'; fi
+        if [ "$n" = ip6tables ] && [ "$m6" = nft ]; then want='(nf_tables)'; fi
         v=$(timeout 120 "${podman[@]}" run --rm --privileged --network "container:$holder" "${limits[@]}" "$after" "$n" -V)
         case $v in
         *"$want"*) echo "$n -V: $v" ;;
         *) echo "$n -V says $v, expected $want"; return 1 ;;
         esac
     done
+    if [ "$m4" = "$m6" ]; then
+        dl_verify "$after" "switched: $m4" '"consistent":true' '"state":"switched"' "\"mode\":\"$m4\""
+    else
+        dl_verify "$after" "switched: IPv4 $m4, IPv6 $m6" '"consistent":true' '"state":"switched"' '"mode":"split"' \
+            "\"ipv4\":\"$m4\"" "\"ipv6\":\"$m6\""
+    fi
     podman rm -f -t 0 "$dl" >/dev/null
     podman rmi "$after" >/dev/null
     podman rm -f -t 0 "$holder" >/dev/null
@@ -384,9 +469,9 @@ distroless_has_no_shell() {
 }
 distroless_scenarios() {
     local mode first label
-    for mode in legacy nft; do
+    for mode in legacy nft split; do
         for first in "${first_calls[@]}"; do
-            label="distroless: hint in $mode, first call $(describe_first "$first")"
+            label="distroless: $(describe_mode "$mode"), first call $(describe_first "$first")"
             if is_built distroless; then
                 check "$label" distroless_scenario "$mode" "$first"
             else
@@ -418,13 +503,15 @@ for s in "${suites[@]}"; do
     else
         skip "debian-$s: wrapper registered with update-alternatives" "image not built"
     fi
-    scenarios "debian-$s"
+    scenarios "debian-$s" per-family
 done
 
 if is_built distroless; then
     check "distroless: no shell or package manager in the image" distroless_has_no_shell
+    check "distroless: verify after install (exec form)" distroless_verify_installed
 else
     skip "distroless: no shell or package manager in the image" "image not built"
+    skip "distroless: verify after install (exec form)" "image not built"
 fi
 distroless_scenarios
 
@@ -433,7 +520,7 @@ if is_built alpine-layout; then
 else
     skip "alpine-layout: layout" "image not built"
 fi
-scenarios alpine-layout
+scenarios alpine-layout per-family
 
 for f in fedora-layout:/usr/bin fedora41-layout:/usr/sbin; do
     name=${f%%:*}
@@ -442,7 +529,7 @@ for f in fedora-layout:/usr/bin fedora41-layout:/usr/sbin; do
     else
         skip "$name: layout" "image not built"
     fi
-    scenarios "$name"
+    scenarios "$name" one-group
 done
 
 cleanup

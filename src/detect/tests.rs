@@ -545,8 +545,16 @@ fn native_nftables_tables_are_a_warning_when_legacy_wins() {
 fn unsplit_uses_ipv4s_mode_and_says_so() {
     let f = Fake::both()
         .tables(V4, &["mangle"])
+        .tables(V6, &["filter"])
         .answer(Probe::hint(Legacy, V4), 0, HINT)
-        .answer(Probe::hint(Nft, V6), 0, HINT);
+        .answer(Probe::hint(Nft, V6), 0, HINT)
+        .answer(Probe::count(Legacy, V6), 2, None);
+    // detect counts: IPv6's 2 legacy rules look stranded while IPv6 is nft...
+    let mut d = thorough(&f, Setting::Auto);
+    assert_eq!(kinds(&d), ["stranded-rules"]);
+    d.unsplit("iptables");
+    // ...but IPv6 uses legacy too once the names cannot be split.
+    assert_eq!(kinds(&d), ["split-not-possible"]);
     let mut d = auto(&f);
     d.unsplit("iptables");
     assert_eq!(d.overall(), Overall::Same(Legacy));
