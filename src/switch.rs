@@ -52,8 +52,14 @@ pub fn replace_link(link: &Path, target: &Path) -> io::Result<()> {
     let dir = link.parent().unwrap_or(Path::new("."));
     let name = link.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dir.join(format!(".{name}.iptables-wrapper-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    symlink(target, &tmp)?;
+    // A leftover of a killed process with our pid is removed only when met.
+    if let Err(e) = symlink(target, &tmp) {
+        if e.kind() != io::ErrorKind::AlreadyExists {
+            return Err(e);
+        }
+        fs::remove_file(&tmp)?;
+        symlink(target, &tmp)?;
+    }
     fs::rename(&tmp, link).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
