@@ -7,15 +7,19 @@
 # without the kubelet hint chain) it starts fresh network, mount and PID
 # namespaces, loads N filter rules in one iptables-<mode>-restore call and
 # runs tests/bench/measure.py there: the wrapper's first `iptables -t nat -S`
-# against a direct call of the same command, back to back, with the links
-# reinstalled before every repetition; a full save of the host's mode when
-# there is no hint; peak memory; and per-probe times. The host's own rules
-# are never touched. See BENCHMARKS.md for the method.
+# with each probe source (IPTABLES_WRAPPER_PROBES=kernel, =process) against
+# a direct call of the same command, back to back, with the links
+# reinstalled before every first call; a full save of the host's mode when
+# there is no hint; peak memory; the size of the legacy tables; and
+# per-probe times per source. The host's own rules are never touched. See
+# BENCHMARKS.md for the method.
 #
 # Settings (environment):
 #   BENCH_SIZES       rule counts (default "0 1000 10000 100000")
 #   BENCH_CASES       cases, "MODE:HINT ..." (default
 #                     "legacy:yes nft:yes legacy:no nft:no")
+#   BENCH_SOURCES     probe sources to compare, values of IPTABLES_WRAPPER_PROBES
+#                     (default "kernel process"; "auto" is allowed too)
 #   BENCH_REPS        repetitions per case (default 20)
 #   BENCH_REPS_LARGE  repetitions when N >= 100000 (default 20)
 #   BENCH_OUT         file to update (default BENCHMARKS.md; "-" for none)
@@ -27,6 +31,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 sizes=${BENCH_SIZES:-0 1000 10000 100000}
 cases=${BENCH_CASES:-legacy:yes nft:yes legacy:no nft:no}
+sources=${BENCH_SOURCES:-kernel process}
 reps=${BENCH_REPS:-20}
 reps_large=${BENCH_REPS_LARGE:-20}
 out=${BENCH_OUT:-$here/BENCHMARKS.md}
@@ -43,6 +48,13 @@ die() {
 for m in legacy nft; do
     [ -x "$multi_dir/xtables-$m-multi" ] || die "no $multi_dir/xtables-$m-multi; install iptables"
 done
+for s in $sources; do
+    case $s in
+    kernel | process | auto) ;;
+    *) die "BENCH_SOURCES: unknown source '$s' (use kernel, process, auto)" ;;
+    esac
+done
+[ -n "${sources// /}" ] || die "BENCH_SOURCES is empty"
 command -v unshare >/dev/null || die "unshare (util-linux) is needed"
 command -v cc >/dev/null || die "a C compiler (cc) is needed for tests/bench/maxrss.c"
 # The system Python, not a pyenv shim that may point elsewhere.
@@ -52,7 +64,7 @@ python=/usr/bin/python3
 # The command line, for the record: any settings given, then how it was run.
 cmd="bash tests/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && cmd="make bench"
-for v in BENCH_SIZES BENCH_CASES BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
+for v in BENCH_SIZES BENCH_CASES BENCH_SOURCES BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
     [ -n "${!v:-}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 
@@ -74,14 +86,14 @@ for n in $sizes; do
     "$python" "$here/tests/bench/measure.py" gen "$n" >"$work/rules"
     for c in $cases; do
         mode=${c%%:*} hint=${c#*:}
-        echo "bench: $mode host, hint $hint, $n rules, $r repetitions" >&2
+        echo "bench: $mode host, hint $hint, $n rules, sources $sources, $r repetitions" >&2
         mkdir -p "$work/scratch"
         unshare --net --mount --pid --fork --kill-child --mount-proc -- \
             "$python" "$here/tests/bench/measure.py" case \
             --mode "$mode" --hint "$hint" --n "$n" --reps "$r" \
             --rules "$work/rules" --bin "$work/iptables-wrapper" \
             --scratch "$work/scratch" --maxrss "$work/maxrss" \
-            --multi-dir "$multi_dir" >>"$results"
+            --multi-dir "$multi_dir" --sources "$sources" >>"$results"
     done
     rm -f "$work/rules"
 done
