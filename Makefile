@@ -51,7 +51,7 @@ rootfs: deps
 lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets --locked -- -D warnings
-	shellcheck installer/*.sh tests/*.sh tests/images/*.sh
+	shellcheck installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh
 
 unit-test:
 	cargo test --locked --lib --bins

@@ -241,25 +241,20 @@ impl Nft {
     pub fn count_small_table(&mut self, family: u8, table: &str) -> io::Result<u64> {
         let mut req = Request::new(NFT_MSG_GETRULE, family, true);
         req.put_str(NFTA_RULE_TABLE, table);
-        self.dump(
-            &req,
-            || 0u64,
-            |n, m| {
-                if m.kind == NFT_MSG_NEWRULE && m.family == family && rule_in_table(m.attrs, table)?
-                {
-                    *n += 1;
-                }
-                Ok(())
-            },
-        )
+        self.count_dump(&req, family, table)
     }
 
     fn count_chain_rules(&mut self, family: u8, table: &str, chain: &str) -> io::Result<u64> {
         let mut req = Request::new(NFT_MSG_GETRULE, family, true);
         req.put_str(NFTA_RULE_TABLE, table);
         req.put_str(NFTA_RULE_CHAIN, chain);
+        self.count_dump(&req, family, table)
+    }
+
+    /// Runs a rule dump and counts the rules of `family` and `table` in it.
+    fn count_dump(&mut self, req: &Request, family: u8, table: &str) -> io::Result<u64> {
         self.dump(
-            &req,
+            req,
             || 0u64,
             |n, m| {
                 if m.kind == NFT_MSG_NEWRULE && m.family == family && rule_in_table(m.attrs, table)?

@@ -20,6 +20,9 @@ pub fn suites() -> Vec<String> {
         .collect()
 }
 
+/// The shell functions every scenario script starts with (see there).
+pub const PRELUDE: &str = include_str!("prelude.sh");
+
 /// The six names the wrapper stands in for.
 pub const NAMES: [&str; 6] = [
     "iptables",
