@@ -178,8 +178,10 @@ pub trait Evidence {
     /// How `probe` would be asked, for a probe that is not run.
     fn command(&self, probe: &Probe) -> (String, Source);
     /// Asks the probes (concurrently where they are processes, each with a
-    /// deadline) and returns one observation per probe, in order.
-    fn run(&self, probes: &[Probe]) -> Vec<Observation>;
+    /// deadline) and returns one observation per probe, in order. `tables`
+    /// are the legacy tables listed for each family (by [`Family::index`]),
+    /// as detection last read them: only those may be read.
+    fn run(&self, probes: &[Probe], tables: &[Tables; 2]) -> Vec<Observation>;
     /// nf_tables tables that are not iptables-nft's, as `family name`
     /// (`inet kube-proxy`); `None` where they cannot be listed.
     fn native_tables(&self) -> Option<Vec<String>> {
@@ -532,7 +534,7 @@ impl Facts {
 
     /// Asks `probes`; a probe asked again replaces its earlier result.
     fn ask(&mut self, ev: &dyn Evidence, probes: &[Probe]) {
-        for o in ev.run(probes) {
+        for o in ev.run(probes, &self.tables) {
             self.record(o);
         }
     }

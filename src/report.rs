@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::detect::{Answer, Decision, Observation, Overall, Reason};
-use crate::names::{Family, Mode};
+use crate::names::Family;
 
 /// The decision on one line:
 /// - `nft (KUBE-IPTABLES-HINT in iptables-nft mangle)` when both families
@@ -99,7 +99,7 @@ fn probe(o: &Observation) -> String {
     });
     format!(
         "{{\"mode\":{},\"family\":{},\"table\":{},\"result\":{},\"rules\":{rules},\"hint\":{hint},\"ms\":{ms},\"command\":{},\"detail\":{},\"source\":{}}}",
-        quote(mode_str(o.probe.mode)),
+        quote(o.probe.mode.as_str()),
         quote(o.probe.family.as_str()),
         quote(o.probe.table.as_str()),
         quote(result),
@@ -107,10 +107,6 @@ fn probe(o: &Observation) -> String {
         o.detail.as_deref().map_or("null".into(), quote),
         quote(o.source.as_str()),
     )
-}
-
-fn mode_str(m: Mode) -> &'static str {
-    m.as_str()
 }
 
 /// A JSON string literal.
@@ -138,6 +134,7 @@ pub fn quote(v: &str) -> String {
 mod tests {
     use super::*;
     use crate::detect::{Choice, Probe, Source, Warning};
+    use crate::names::Mode;
     use std::time::Duration;
 
     fn hint(mode: Mode, family: Family) -> Reason {

@@ -82,12 +82,11 @@ fn managed(dir: &Path) -> bool {
         .any(|c| alternatives::is_managed(&dir.join(c)))
 }
 
-/// The families whose names a group links.
-fn families(g: &Group) -> Vec<Family> {
-    let mut fams: Vec<Family> = g.names().iter().map(|n| Family::of_command(n)).collect();
-    fams.sort_by_key(|f| f.index());
-    fams.dedup();
-    fams
+/// Whether a group links names of both families (Fedora's `iptables`).
+fn covers_both_families(g: &Group) -> bool {
+    let names = g.names();
+    let covers = |f: Family| names.iter().any(|n| Family::of_command(n) == f);
+    covers(Family::V4) && covers(Family::V6)
 }
 
 /// The alternatives group that keeps the families of `dir` from having
@@ -99,7 +98,7 @@ pub fn split_blocker(dir: &Path) -> Option<String> {
     groups()
         .ok()?
         .into_iter()
-        .find(|(_, g)| families(g).len() > 1)
+        .find(|(_, g)| covers_both_families(g))
         .map(|(name, _)| name.to_string())
 }
 
@@ -335,21 +334,9 @@ pub fn leads(path: &Path, wrapper: Option<FileId>) -> Leads {
 mod tests {
     use super::*;
     use crate::locate::resolved_mode;
-    use std::os::unix::fs::PermissionsExt;
 
     fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ipw-switch-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        for f in [
-            "xtables-nft-multi",
-            "xtables-legacy-multi",
-            "iptables-wrapper",
-        ] {
-            fs::write(d.join(f), "#!/bin/sh\n").unwrap();
-            fs::set_permissions(d.join(f), fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        d
+        crate::test_exe::iptables_dir(&format!("switch-{tag}"))
     }
 
     #[test]

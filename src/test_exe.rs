@@ -1,4 +1,4 @@
-//! Test-only: writing a stand-in executable that a test then runs.
+//! Test-only: stand-in executables and directories for the unit tests.
 //!
 //! Why not `fs::write` and `chmod`: unit tests run on many threads of one
 //! process. While this thread holds the new file open for writing, another
@@ -33,4 +33,25 @@ pub fn write_executable(path: &Path, body: &[u8]) {
         "writing {} failed: {status}",
         path.display()
     );
+}
+
+/// A fresh directory in the temp dir, unique to `tag` and this process,
+/// holding stand-ins for the two multi binaries and the wrapper (executable
+/// files, each its own inode), as an iptables directory does. Nothing in it
+/// is run, so plain writes are safe here.
+pub fn iptables_dir(tag: &str) -> std::path::PathBuf {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    let d = std::env::temp_dir().join(format!("ipw-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    for f in [
+        "xtables-nft-multi",
+        "xtables-legacy-multi",
+        "iptables-wrapper",
+    ] {
+        fs::write(d.join(f), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(d.join(f), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    d
 }

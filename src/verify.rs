@@ -243,17 +243,7 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ipw-verify-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        for f in [
-            "xtables-nft-multi",
-            "xtables-legacy-multi",
-            "iptables-wrapper",
-        ] {
-            fs::write(d.join(f), f).unwrap();
-        }
-        d
+        crate::test_exe::iptables_dir(&format!("verify-{tag}"))
     }
 
     fn link_all(d: &Path, target: impl Fn(&str) -> &'static str) {

@@ -73,7 +73,7 @@ impl Evidence for Fake {
     fn command(&self, p: &Probe) -> (String, Source) {
         (format!("{p:?}"), Source::Process)
     }
-    fn run(&self, probes: &[Probe]) -> Vec<Observation> {
+    fn run(&self, probes: &[Probe], _tables: &[Tables; 2]) -> Vec<Observation> {
         self.asked.borrow_mut().extend_from_slice(probes);
         probes
             .iter()

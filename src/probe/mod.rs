@@ -79,7 +79,7 @@ impl Evidence for Host {
         }
     }
 
-    fn run(&self, probes: &[Probe]) -> Vec<Observation> {
+    fn run(&self, probes: &[Probe], tables: &[Tables; 2]) -> Vec<Observation> {
         if self.sources == Sources::Process {
             return process::run(&self.dir, self.timeout, probes);
         }
@@ -89,45 +89,29 @@ impl Evidence for Host {
         };
         let mut done: Vec<Option<Observation>> = Vec::with_capacity(probes.len());
         let mut fallback: Vec<(usize, String)> = Vec::new();
-        // The legacy tables listed now, read once for the batch, and only
-        // if a legacy probe needs them (each read of /proc costs ~20 µs).
-        let lists: Vec<Vec<String>> = if probes.iter().any(|p| p.mode == Mode::Legacy) {
-            Family::ALL
-                .iter()
-                .map(|f| match self.legacy_tables(*f) {
-                    Tables::Listed(t) => t,
-                    Tables::Unknown(_) => vec![],
-                })
-                .collect()
-        } else {
-            vec![vec![]; 2]
-        };
         for (i, p) in probes.iter().enumerate() {
             let started = Instant::now();
-            let listed = lists[p.family.index()].clone();
-            let command = kernel_command(p, &listed);
-            match kernel.ask(p, &listed) {
-                Ok((answer, detail)) => done.push(Some(Observation {
-                    probe: *p,
-                    answer,
-                    source: Source::Kernel,
-                    command,
-                    detail,
-                    elapsed: Some(started.elapsed()),
-                })),
-                Err(why) if self.sources == Sources::Kernel => done.push(Some(Observation {
-                    probe: *p,
-                    answer: Answer::Failed,
-                    source: Source::Kernel,
-                    command,
-                    detail: Some(why),
-                    elapsed: Some(started.elapsed()),
-                })),
+            let listed = match &tables[p.family.index()] {
+                Tables::Listed(t) => t.as_slice(),
+                Tables::Unknown(_) => &[],
+            };
+            let (answer, detail) = match kernel.ask(p, listed) {
+                Ok(answered) => answered,
+                Err(why) if self.sources == Sources::Kernel => (Answer::Failed, Some(why)),
                 Err(why) => {
                     done.push(None);
                     fallback.push((i, why));
+                    continue;
                 }
-            }
+            };
+            done.push(Some(Observation {
+                probe: *p,
+                answer,
+                source: Source::Kernel,
+                command: kernel_command(p, listed),
+                detail,
+                elapsed: Some(started.elapsed()),
+            }));
         }
         // The probes the kernel could not answer run as processes, at once.
         let asked: Vec<Probe> = fallback.iter().map(|(i, _)| probes[*i]).collect();
@@ -215,6 +199,9 @@ fn kernel_command(p: &Probe, listed: &[String]) -> String {
             IPTABLES_NFT_TABLES.join(",")
         ),
         (Mode::Legacy, Table::Mangle) => format!("getsockopt {opt} mangle"),
+        (Mode::Legacy, Table::All) if listed.is_empty() => {
+            format!("getsockopt {opt} (each listed table)")
+        }
         (Mode::Legacy, Table::All) => format!("getsockopt {opt} {}", listed.join(",")),
     }
 }

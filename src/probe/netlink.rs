@@ -844,14 +844,7 @@ mod tests {
             assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{c:?}");
         }
         // Random bytes never panic.
-        let mut x: u32 = 12345;
-        for _ in 0..2000 {
-            let len = (x % 64) as usize;
-            let mut d = Vec::with_capacity(len);
-            for _ in 0..len {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                d.push((x >> 16) as u8);
-            }
+        for d in crate::probe::bytes::garbage(12345, 2000, 64) {
             let _ = collect(&d, 3);
             for a in attrs(&d) {
                 if a.is_err() {

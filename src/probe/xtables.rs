@@ -568,14 +568,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut x: u32 = 99;
-        for _ in 0..3000 {
-            let len = (x % 600) as usize;
-            let mut b = Vec::with_capacity(len);
-            for _ in 0..len {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                b.push((x >> 16) as u8);
-            }
+        for b in crate::probe::bytes::garbage(99, 3000, 600) {
             let (info, _) = sample(IPT_ENTRY);
             let _ = summarize(IPT_ENTRY, &info, &b);
             let _ = summarize(IP6T_ENTRY, &info, &b);
