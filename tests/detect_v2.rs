@@ -18,85 +18,9 @@
 
 mod common;
 
-use common::{each, suites, Run, NAMES};
+use common::{each, suites, version_tag, Layout, Mode, Run, Target, NAMES};
 use serde_json::Value;
 use std::fmt;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
-    Alternatives,
-    Symlinks,
-}
-
-impl Layout {
-    const ALL: [Layout; 2] = [Layout::Alternatives, Layout::Symlinks];
-
-    fn install_command(self) -> &'static str {
-        match self {
-            Layout::Alternatives => "/usr/sbin/iptables-wrapper install",
-            Layout::Symlinks => "/usr/sbin/iptables-wrapper install --symlinks",
-        }
-    }
-
-    /// What `links KEY` prints once IPv4's names lead to `v4` and IPv6's to
-    /// `v6` (see first_call.rs for the format).
-    fn links(self, v4: Target, v6: Target) -> String {
-        NAMES
-            .iter()
-            .map(|n| {
-                let (family, rest) = n.split_at(n.find('-').unwrap_or(n.len()));
-                let target = if family == "iptables" { v4 } else { v6 };
-                match (self, target) {
-                    (Layout::Alternatives, Target::Wrapper) => {
-                        format!("{n}->/etc/alternatives/{n}>/usr/sbin/iptables-wrapper")
-                    }
-                    (Layout::Alternatives, Target::Mode(m)) => format!(
-                        "{n}->/etc/alternatives/{n}>/usr/sbin/{family}-{}{rest}",
-                        m.name()
-                    ),
-                    (Layout::Symlinks, Target::Wrapper) => format!("{n}->iptables-wrapper"),
-                    (Layout::Symlinks, Target::Mode(m)) => format!("{n}->{}", m.multi()),
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Legacy,
-    Nft,
-}
-
-impl Mode {
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Legacy => "legacy",
-            Mode::Nft => "nft",
-        }
-    }
-
-    fn multi(self) -> &'static str {
-        match self {
-            Mode::Legacy => "xtables-legacy-multi",
-            Mode::Nft => "xtables-nft-multi",
-        }
-    }
-
-    fn version_tag(self) -> &'static str {
-        match self {
-            Mode::Legacy => "(legacy)",
-            Mode::Nft => "(nf_tables)",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Target {
-    Wrapper,
-    Mode(Mode),
-}
 
 /// One scenario on one suite in one layout.
 struct Case<T> {
@@ -179,9 +103,9 @@ fn expect_version(run: &Run, key: &str, mode: Mode) {
     expect(run, &format!("{key}_RC"), "0");
     let out = run.get(&format!("{key}_OUT"));
     assert!(
-        out.starts_with("ip") && out.contains(" v1.8.") && out.ends_with(mode.version_tag()),
+        out.starts_with("ip") && out.contains(" v1.8.") && out.ends_with(version_tag(mode)),
         "{key} printed {out:?}, not the {} version line\n{run}",
-        mode.name()
+        mode.as_str()
     );
 }
 
@@ -331,7 +255,7 @@ fn warning_texts<'a>(doc: &'a Value, kind: &str) -> Vec<&'a str> {
 fn expect_family(doc: &Value, family: &str, mode: Mode, kind: &str, text: Option<&str>) {
     assert_eq!(
         (family_mode(doc, family), reason_kind(doc, family)),
-        (mode.name(), kind),
+        (mode.as_str(), kind),
         "{family}: mode and reason kind in {doc}"
     );
     if let Some(text) = text {
@@ -1047,7 +971,11 @@ fn each_warning_kind_in_text_and_json() {
         );
         let doc = detect_json(&run, "JSON");
         for family in ["ipv4", "ipv6"] {
-            assert_eq!(family_mode(&doc, family), s.mode.name(), "{family}: {doc}");
+            assert_eq!(
+                family_mode(&doc, family),
+                s.mode.as_str(),
+                "{family}: {doc}"
+            );
             if !s.kind.is_empty() {
                 assert_eq!(reason_kind(&doc, family), s.kind, "{family}: {doc}");
             }

@@ -15,82 +15,10 @@
 
 mod common;
 
-use common::{suites, Run, NAMES};
+use common::{suites, version_tag, Layout, Run, Target, NAMES};
 use iptables_wrapper::detect::{Choice, Decision, Reason, Warning};
 use iptables_wrapper::names::{Family, Mode};
 use iptables_wrapper::report;
-
-/// How the wrapper is put in front of the six names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
-    /// Debian's alternatives groups, the wrapper registered with priority 100.
-    Alternatives,
-    /// The six names are symlinks to the wrapper, as on Alpine.
-    Symlinks,
-}
-
-impl Layout {
-    const ALL: [Layout; 2] = [Layout::Alternatives, Layout::Symlinks];
-
-    fn install_command(self) -> &'static str {
-        match self {
-            Layout::Alternatives => "/usr/sbin/iptables-wrapper install",
-            Layout::Symlinks => "/usr/sbin/iptables-wrapper install --symlinks",
-        }
-    }
-
-    /// What `links KEY` prints once the names lead to `target`: for the
-    /// alternatives layout, /usr/sbin/NAME -> /etc/alternatives/NAME ->
-    /// /usr/sbin/<target path>; for plain links, NAME -> <target link>.
-    fn links(self, target: Target) -> String {
-        NAMES
-            .iter()
-            .map(|n| match (self, target.mode_of(n)) {
-                (Layout::Alternatives, None) => {
-                    format!("{n}->/etc/alternatives/{n}>/usr/sbin/iptables-wrapper")
-                }
-                (Layout::Alternatives, Some(m)) => {
-                    // iptables-save -> iptables-legacy-save, ip6tables -> ip6tables-nft
-                    let (family, rest) = n.split_at(n.find('-').unwrap_or(n.len()));
-                    format!(
-                        "{n}->/etc/alternatives/{n}>/usr/sbin/{family}-{}{rest}",
-                        m.as_str()
-                    )
-                }
-                (Layout::Symlinks, None) => format!("{n}->iptables-wrapper"),
-                (Layout::Symlinks, Some(m)) => format!("{n}->{}", m.multi()),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-/// How `iptables -V` names the mode: `iptables v1.8.9 (nf_tables)`.
-fn version_tag(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Legacy => "(legacy)",
-        Mode::Nft => "(nf_tables)",
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Target {
-    Wrapper,
-    Mode(Mode),
-    /// IPv4's mode, IPv6's mode.
-    Split(Mode, Mode),
-}
-
-impl Target {
-    /// The mode a name of this target's leads to.
-    fn mode_of(self, name: &str) -> Option<Mode> {
-        match self {
-            Target::Wrapper => None,
-            Target::Mode(m) => Some(m),
-            Target::Split(v4, v6) => Some(if name.starts_with("ip6") { v6 } else { v4 }),
-        }
-    }
-}
 
 /// Shell functions every scenario starts with.
 const PRELUDE: &str = common::PRELUDE;
@@ -113,7 +41,7 @@ fn run_case_with(suite: &str, layout: Layout, body: &str, copy: &[(&str, &str)])
     );
     assert_eq!(
         run.get("INSTALLED"),
-        layout.links(Target::Wrapper),
+        layout.links_both(Target::Wrapper),
         "{suite}, {layout:?}: install did not put the wrapper in front of the names\n{run}"
     );
     run
@@ -283,7 +211,12 @@ fn kubelet_hint_decides_the_first_call() {
             let d = self::hinted(hinted, Family::V4, HINT);
             expect_decision(&run, &ctx, "FIRST_ERR", &d, &[]);
             expect_resolved(&run, &ctx, "RESOLVED", hinted);
-            expect(&run, &ctx, "AFTER", &layout.links(Target::Mode(hinted)));
+            expect(
+                &run,
+                &ctx,
+                "AFTER",
+                &layout.links_both(Target::Mode(hinted)),
+            );
             // The second call goes straight to iptables: no wrapper, no line.
             expect_version(&run, &ctx, "AGAIN", hinted);
             expect_lines(&run, &ctx, "AGAIN_ERR", &[]);
@@ -472,7 +405,12 @@ fn each_detection_rule_decides_the_first_call() {
                 .collect::<Vec<_>>()
                 .join(" ");
             expect(&run, &ctx, "RESOLVED", &want);
-            expect(&run, &ctx, "AFTER", &layout.links(Target::Split(v4, v6)));
+            expect(
+                &run,
+                &ctx,
+                "AFTER",
+                &layout.links(Target::Mode(v4), Target::Mode(v6)),
+            );
         }
     }
 }
@@ -652,7 +590,7 @@ fn concurrent_first_calls_all_succeed_and_switch_once() {
             );
         }
         expect_resolved(&run, &ctx, "RESOLVED", mode);
-        expect(&run, &ctx, "AFTER", &layout.links(Target::Mode(mode)));
+        expect(&run, &ctx, "AFTER", &layout.links_both(Target::Mode(mode)));
         expect(&run, &ctx, "LEFTOVERS", "");
     }
 }
@@ -996,7 +934,7 @@ fn first_call_through_other_spellings_of_the_directory() {
             expect(&run, &c, "MERGED", "yes");
             expect_version(&run, &c, "FIRST", Mode::Legacy);
             expect_resolved(&run, &c, "SBIN", Mode::Legacy);
-            expect(&run, &c, "AFTER", &layout.links(Target::Mode(Mode::Legacy)));
+            expect(&run, &c, "AFTER", &layout.links_both(Target::Mode(Mode::Legacy)));
         }
     }
 
@@ -1022,14 +960,19 @@ fn first_call_through_other_spellings_of_the_directory() {
              links USR_AFTER",
         );
         let plain = Layout::Symlinks;
-        expect(&run, &ctx, "LOCAL_INSTALLED", &plain.links(Target::Wrapper));
+        expect(
+            &run,
+            &ctx,
+            "LOCAL_INSTALLED",
+            &plain.links_both(Target::Wrapper),
+        );
         expect_version(&run, &ctx, "FIRST", Mode::Legacy);
         expect_resolved(&run, &ctx, "LOCAL", Mode::Legacy);
         expect(
             &run,
             &ctx,
             "LOCAL_AFTER",
-            &plain.links(Target::Mode(Mode::Legacy)),
+            &plain.links_both(Target::Mode(Mode::Legacy)),
         );
         // A bare name is found in /usr/local/sbin first (see PRELUDE's PATH)
         // and runs legacy directly. Had it gone through /usr/sbin's wrapper,
@@ -1085,7 +1028,7 @@ fn broken_alternatives_tool_still_runs_the_detected_mode() {
                 &run,
                 &ctx,
                 "AFTER",
-                &Layout::Alternatives.links(Target::Wrapper),
+                &Layout::Alternatives.links_both(Target::Wrapper),
             );
         }
     }

@@ -20,6 +20,75 @@ pub fn suites() -> Vec<String> {
         .collect()
 }
 
+pub use iptables_wrapper::names::Mode;
+
+/// How `iptables -V` names a mode: `iptables v1.8.9 (nf_tables)`.
+pub fn version_tag(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Legacy => "(legacy)",
+        Mode::Nft => "(nf_tables)",
+    }
+}
+
+/// How a scenario puts the wrapper in front of the six names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Debian's alternatives groups, the wrapper registered with priority 100.
+    Alternatives,
+    /// The six names are symlinks to the wrapper, as on Alpine.
+    Symlinks,
+}
+
+/// Where one family's three names lead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Wrapper,
+    Mode(Mode),
+}
+
+impl Layout {
+    pub const ALL: [Layout; 2] = [Layout::Alternatives, Layout::Symlinks];
+
+    pub fn install_command(self) -> &'static str {
+        match self {
+            Layout::Alternatives => "/usr/sbin/iptables-wrapper install",
+            Layout::Symlinks => "/usr/sbin/iptables-wrapper install --symlinks",
+        }
+    }
+
+    /// What the prelude's `links KEY` prints once IPv4's names lead to `v4`
+    /// and IPv6's to `v6`: for the alternatives layout, NAME ->
+    /// /etc/alternatives/NAME -> /usr/sbin/<target path>; for plain links,
+    /// NAME -> <target link>.
+    pub fn links(self, v4: Target, v6: Target) -> String {
+        NAMES
+            .iter()
+            .map(|n| {
+                // iptables-save -> iptables-legacy-save, ip6tables -> ip6tables-nft
+                let (family, rest) = n.split_at(n.find('-').unwrap_or(n.len()));
+                let target = if family == "iptables" { v4 } else { v6 };
+                match (self, target) {
+                    (Layout::Alternatives, Target::Wrapper) => {
+                        format!("{n}->/etc/alternatives/{n}>/usr/sbin/iptables-wrapper")
+                    }
+                    (Layout::Alternatives, Target::Mode(m)) => format!(
+                        "{n}->/etc/alternatives/{n}>/usr/sbin/{family}-{}{rest}",
+                        m.as_str()
+                    ),
+                    (Layout::Symlinks, Target::Wrapper) => format!("{n}->iptables-wrapper"),
+                    (Layout::Symlinks, Target::Mode(m)) => format!("{n}->{}", m.multi()),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// [`Layout::links`] with both families leading to `target`.
+    pub fn links_both(self, target: Target) -> String {
+        self.links(target, target)
+    }
+}
+
 /// The shell functions every scenario script starts with (see there).
 pub const PRELUDE: &str = include_str!("prelude.sh");
 
