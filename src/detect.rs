@@ -107,12 +107,74 @@ impl Source {
     }
 }
 
+/// A number of rules: exact, or bounds where a first call stopped counting
+/// once more counting could not change its decision (see [`Precision`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count {
+    pub at_least: u64,
+    /// `None`: no upper bound is known.
+    pub at_most: Option<u64>,
+}
+
+impl Count {
+    pub const ZERO: Count = Count::exact(0);
+
+    pub const fn exact(n: u64) -> Count {
+        Count {
+            at_least: n,
+            at_most: Some(n),
+        }
+    }
+
+    /// At least `n`, with no upper bound known.
+    pub const fn at_least(n: u64) -> Count {
+        Count {
+            at_least: n,
+            at_most: None,
+        }
+    }
+
+    pub fn is_exact(&self) -> bool {
+        self.at_most == Some(self.at_least)
+    }
+
+    pub fn plus(self, other: Count) -> Count {
+        Count {
+            at_least: self.at_least + other.at_least,
+            at_most: self.at_most.zip(other.at_most).map(|(a, b)| a + b),
+        }
+    }
+}
+
+/// `5`, `1 to 7`, or `5+` when only the lower bound is known.
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at_most {
+            Some(most) if most == self.at_least => write!(f, "{most}"),
+            Some(most) => write!(f, "{} to {most}", self.at_least),
+            None => write!(f, "{}+", self.at_least),
+        }
+    }
+}
+
+/// How exactly a count probe must count. Hint probes ignore it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    /// Every rule (`detect`, and a first call whose bounds did not settle).
+    Exact,
+    /// Legacy: bounds read from the tables' sizes, without copying the
+    /// rules out of the kernel, will do. A source may still count exactly.
+    Bounds,
+    /// nft: counting may stop once at least this many rules were seen.
+    Reach(u64),
+}
+
 /// What a probe found out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
     /// It answered: the rules it counted, and the first hint chain declared.
     Found {
-        rules: u64,
+        rules: Count,
         hint: Option<&'static str>,
     },
     /// It failed: no evidence.
@@ -142,7 +204,7 @@ pub struct Observation {
 }
 
 impl Observation {
-    fn found(&self) -> Option<(u64, Option<&'static str>)> {
+    fn found(&self) -> Option<(Count, Option<&'static str>)> {
         match self.answer {
             Answer::Found { rules, hint } => Some((rules, hint)),
             _ => None,
@@ -180,8 +242,10 @@ pub trait Evidence {
     /// Asks the probes (concurrently where they are processes, each with a
     /// deadline) and returns one observation per probe, in order. `tables`
     /// are the legacy tables listed for each family (by [`Family::index`]),
-    /// as detection last read them: only those may be read.
-    fn run(&self, probes: &[Probe], tables: &[Tables; 2]) -> Vec<Observation>;
+    /// as detection last read them: only those may be read. Count probes
+    /// count as exactly as `precision` asks, or more exactly.
+    fn run(&self, probes: &[Probe], tables: &[Tables; 2], precision: Precision)
+        -> Vec<Observation>;
     /// nf_tables tables that are not iptables-nft's, as `family name`
     /// (`inet kube-proxy`); `None` where they cannot be listed.
     fn native_tables(&self) -> Option<Vec<String>> {
@@ -212,9 +276,11 @@ pub enum Reason {
         mode: Mode,
         family: Family,
     },
+    /// Both families summed. A first call may know only bounds: it stops
+    /// counting once the order of the two is settled.
     RuleCount {
-        legacy: u64,
-        nft: u64,
+        legacy: Count,
+        nft: Count,
     },
     Tie {
         rules: u64,
@@ -262,7 +328,7 @@ impl fmt::Display for Reason {
                 "no hint of its own; follows {}",
                 hint_place(chain, *mode, *family)
             ),
-            Reason::RuleCount { legacy, nft } if legacy > nft => {
+            Reason::RuleCount { legacy, nft } if legacy.at_least > nft.at_least => {
                 write!(f, "legacy {legacy} rules > nft {nft} rules")
             }
             Reason::RuleCount { legacy, nft } => {
@@ -284,8 +350,8 @@ pub enum Warning {
     StrandedRules {
         family: Family,
         loser: Mode,
-        rules: u64,
-        winner_rules: Option<u64>,
+        rules: Count,
+        winner_rules: Option<Count>,
     },
     /// `IPTABLES_WRAPPER_MODE` says `forced`, detection says otherwise.
     OverrideMismatch {
@@ -533,8 +599,11 @@ impl Facts {
     }
 
     /// Asks `probes`; a probe asked again replaces its earlier result.
-    fn ask(&mut self, ev: &dyn Evidence, probes: &[Probe]) {
-        for o in ev.run(probes, &self.tables) {
+    fn ask(&mut self, ev: &dyn Evidence, probes: &[Probe], precision: Precision) {
+        if probes.is_empty() {
+            return;
+        }
+        for o in ev.run(probes, &self.tables, precision) {
             self.record(o);
         }
     }
@@ -574,8 +643,13 @@ impl Facts {
             .find_map(|m| self.hint(m, family).map(|c| (c, m)))
     }
 
-    fn rules(&self, mode: Mode, family: Family) -> Option<u64> {
-        counted(&self.observed, mode, family)
+    /// The rules `mode` holds in both families; a count that was not
+    /// asked or failed adds nothing, as no evidence.
+    fn total(&self, mode: Mode) -> Count {
+        Family::ALL
+            .iter()
+            .filter_map(|f| counted(&self.observed, mode, *f))
+            .fold(Count::ZERO, Count::plus)
     }
 
     /// The first nft probe failure that is the kernel saying nf_tables does
@@ -606,15 +680,48 @@ impl Facts {
                 Tables::Unknown(why) => self.skip(ev, probe, why.clone()),
             }
         }
-        self.ask(ev, &probes);
+        self.ask(ev, &probes, Precision::Exact);
     }
 
-    /// The full counts, unless already asked. A family whose legacy table
-    /// list is empty has no legacy rules, so it is not asked.
-    fn count_round(&mut self, ev: &dyn Evidence) {
+    /// The counts, unless already asked. A family whose legacy table list
+    /// is empty has no legacy rules, so it is not asked.
+    ///
+    /// `exact` counts every rule, legacy and nft at once. Otherwise (a first
+    /// call deciding by counts) only as much is counted as the decision
+    /// needs, cheapest first: legacy's bounds from the tables' sizes, then
+    /// nft until it holds more than legacy can, then legacy exactly only if
+    /// the bounds left the order open. Whoever wins, the counts show the
+    /// order, and a lower bound above zero still proves stranded rules.
+    fn count_round(&mut self, ev: &dyn Evidence, exact: bool) {
         if self.get(Probe::count(Mode::Nft, Family::V4)).is_some() {
             return;
         }
+        let legacy = self.legacy_count_probes(ev);
+        let nft = Family::ALL.map(|f| Probe::count(Mode::Nft, f));
+        if exact {
+            self.ask(ev, &[legacy, nft.to_vec()].concat(), Precision::Exact);
+            return;
+        }
+        self.ask(ev, &legacy, Precision::Bounds);
+        let reach = match self.total(Mode::Legacy).at_most {
+            Some(most) => Precision::Reach(most + 1),
+            None => Precision::Exact,
+        };
+        self.ask(ev, &nft, reach);
+        if compare(self.total(Mode::Legacy), self.total(Mode::Nft)).is_none() {
+            let inexact = |p: &Probe| {
+                self.get(*p)
+                    .and_then(Observation::found)
+                    .is_some_and(|(n, _)| !n.is_exact())
+            };
+            let again: Vec<Probe> = legacy.iter().chain(&nft).copied().filter(inexact).collect();
+            self.ask(ev, &again, Precision::Exact);
+        }
+    }
+
+    /// The legacy count probes worth asking; the others are recorded as
+    /// not run, with why.
+    fn legacy_count_probes(&mut self, ev: &dyn Evidence) -> Vec<Probe> {
         let mut probes = vec![];
         for f in Family::ALL {
             let probe = Probe::count(Mode::Legacy, f);
@@ -628,8 +735,7 @@ impl Facts {
                 Tables::Unknown(why) => self.skip(ev, probe, why.clone()),
             }
         }
-        probes.extend(Family::ALL.map(|f| Probe::count(Mode::Nft, f)));
-        self.ask(ev, &probes);
+        probes
     }
 
     fn any_hint(&self) -> bool {
@@ -678,7 +784,7 @@ impl Facts {
 }
 
 /// The rules a count probe found, if it was asked and answered.
-fn counted(observed: &[Observation], mode: Mode, family: Family) -> Option<u64> {
+fn counted(observed: &[Observation], mode: Mode, family: Family) -> Option<Count> {
     observed
         .iter()
         .find(|o| o.probe == Probe::count(mode, family))
@@ -690,7 +796,7 @@ fn counted(observed: &[Observation], mode: Mode, family: Family) -> Option<u64> 
 /// back end was counted and holds rules.
 fn stranded(observed: &[Observation], family: Family, winner: Mode) -> Option<Warning> {
     let loser = winner.other();
-    let rules = counted(observed, loser, family).filter(|n| *n > 0)?;
+    let rules = counted(observed, loser, family).filter(|n| n.at_least > 0)?;
     Some(Warning::StrandedRules {
         family,
         loser,
@@ -704,7 +810,7 @@ fn auto(req: &Request, ev: &dyn Evidence, facts: &mut Facts) -> Decision {
     facts.hint_round(ev);
     if let Some(why) = facts.nft_unusable() {
         if req.thorough {
-            facts.count_round(ev);
+            facts.count_round(ev, true);
         }
         return Decision::both(Reason::NftUnusable(why), Mode::Legacy);
     }
@@ -735,7 +841,7 @@ fn auto(req: &Request, ev: &dyn Evidence, facts: &mut Facts) -> Decision {
     };
     if let (Some(v4), Some(v6)) = (choice(Family::V4), choice(Family::V6)) {
         if req.thorough {
-            facts.count_round(ev);
+            facts.count_round(ev, true);
         }
         return Decision {
             families: [v4, v6],
@@ -745,24 +851,36 @@ fn auto(req: &Request, ev: &dyn Evidence, facts: &mut Facts) -> Decision {
         };
     }
 
-    facts.count_round(ev);
-    let total = |mode: Mode| -> u64 {
-        Family::ALL
-            .iter()
-            .filter_map(|f| facts.rules(mode, *f))
-            .sum()
-    };
-    let (legacy, nft) = (total(Mode::Legacy), total(Mode::Nft));
-    let (mode, reason) = if legacy > nft {
-        (Mode::Legacy, Reason::RuleCount { legacy, nft })
-    } else if nft > legacy {
-        (Mode::Nft, Reason::RuleCount { legacy, nft })
-    } else if nft > 0 {
-        (Mode::Nft, Reason::Tie { rules: nft })
-    } else {
-        (Mode::Nft, Reason::Default)
-    };
+    facts.count_round(ev, req.thorough);
+    let (legacy, nft) = (facts.total(Mode::Legacy), facts.total(Mode::Nft));
+    // count_round counts exactly where the bounds leave the order open, so
+    // this falls back only for a source that answered less exactly than
+    // asked; the lower bounds then decide.
+    let (mode, reason) = compare(legacy, nft).unwrap_or_else(|| {
+        let lower = |c: Count| Count::exact(c.at_least);
+        compare(lower(legacy), lower(nft)).expect("exact counts are always ordered")
+    });
     Decision::both(reason, mode)
+}
+
+/// Rules 6 and 7: the mode the counts choose, if their bounds settle it
+/// (exact counts always do). Legacy needs strictly more; a tie goes to nft.
+fn compare(legacy: Count, nft: Count) -> Option<(Mode, Reason)> {
+    let count = Reason::RuleCount { legacy, nft };
+    let above = |a: Count, b: Count| b.at_most.is_some_and(|most| a.at_least > most);
+    if above(legacy, nft) {
+        Some((Mode::Legacy, count))
+    } else if above(nft, legacy) {
+        Some((Mode::Nft, count))
+    } else if legacy.is_exact() && nft.is_exact() {
+        // Neither is above the other: equal.
+        Some(match nft.at_least {
+            0 => (Mode::Nft, Reason::Default),
+            rules => (Mode::Nft, Reason::Tie { rules }),
+        })
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -87,9 +87,13 @@ pub fn json(d: &Decision) -> String {
 
 fn probe(o: &Observation) -> String {
     let (result, rules, hint) = match &o.answer {
-        Answer::Found { rules, hint } => {
-            ("ok", rules.to_string(), hint.map_or("null".into(), quote))
-        }
+        // `detect` always counts exactly; a first call's bound would show
+        // its lower end, and its detail says where counting stopped.
+        Answer::Found { rules, hint } => (
+            "ok",
+            rules.at_least.to_string(),
+            hint.map_or("null".into(), quote),
+        ),
         Answer::Failed | Answer::NftUnusable(_) => ("failed", "null".into(), "null".into()),
         Answer::TimedOut => ("timed-out", "null".into(), "null".into()),
         Answer::NotRun => ("not-run", "null".into(), "null".into()),
@@ -206,7 +210,7 @@ mod tests {
                 Observation {
                     probe: Probe::hint(Mode::Legacy, Family::V4),
                     answer: Answer::Found {
-                        rules: 2,
+                        rules: crate::detect::Count::exact(2),
                         hint: Some("KUBE-IPTABLES-HINT"),
                     },
                     source: Source::Kernel,

@@ -5,6 +5,10 @@
 //! Every probe must give the same answer from both sources: the same hint,
 //! the same rule count, per family and mode; and the decisions must agree.
 //!
+//! A first call, which stops counting once the order of the counts is
+//! settled, must then choose what `detect` chose, and any bounds it states
+//! must hold the counts `detect` found.
+//!
 //! Also: native nf_tables tables are listed (and warned about when legacy
 //! wins), and detection through the kernel creates no tables.
 
@@ -124,7 +128,9 @@ fn both_sources(suite: &str, setup: &str) -> Run {
          echo \"KERNEL=$(IPTABLES_WRAPPER_PROBES=kernel /usr/sbin/iptables-wrapper detect --json)\"
          echo \"TABLES_AFTER=$(tables)\"
          echo \"NFT_AFTER=$(nft list tables | sort | tr '\\n' ' ')\"
-         echo \"PROCESS=$(IPTABLES_WRAPPER_PROBES=process /usr/sbin/iptables-wrapper detect --json)\""
+         echo \"PROCESS=$(IPTABLES_WRAPPER_PROBES=process /usr/sbin/iptables-wrapper detect --json)\"
+         /usr/sbin/iptables-wrapper install --symlinks >/dev/null
+         echo \"FIRST=$(IPTABLES_WRAPPER_PROBES=kernel IPTABLES_WRAPPER_DEBUG=1 iptables -V 2>&1 >/dev/null | head -n 1)\""
     );
     let run = sandbox(suite, &script);
     assert_eq!(run.status, 0, "the script failed\n{run}");
@@ -182,6 +188,44 @@ fn check_agree(run: &Run, ctx: &str) -> (Value, Value) {
     (kernel, process)
 }
 
+/// Checks the first call's decision line against `detect`'s JSON: the same
+/// mode, and where it decided by counts, bounds that hold both modes' totals.
+fn check_first_call(run: &Run, ctx: &str, detect: &Value) {
+    let first = run.get("FIRST");
+    let line = first
+        .strip_prefix("iptables-wrapper: ")
+        .unwrap_or_else(|| panic!("{ctx}: no decision line\n{run}"));
+    let mode = detect["mode"].as_str().unwrap_or_default();
+    assert!(
+        line.starts_with(&format!("{mode} (")),
+        "{ctx}: detect chose {mode}, the first call: {line}\n{run}"
+    );
+    let kind = detect["families"]["ipv4"]["reason"]["kind"].as_str();
+    if kind != Some("rule-count") {
+        return;
+    }
+    let count = regex::Regex::new(r"(legacy|nft) ([0-9]+)(?: to ([0-9]+)|(\+))? rules").unwrap();
+    let stated: Vec<_> = count.captures_iter(line).collect();
+    assert_eq!(stated.len(), 2, "{ctx}: two counts in {line}");
+    for c in stated {
+        let m = &c[1];
+        let total: u64 = ["ipv4", "ipv6"]
+            .iter()
+            .filter_map(|f| rules(detect, m, f, "all"))
+            .sum();
+        let at_least: u64 = c[2].parse().unwrap();
+        let at_most = match (c.get(3), c.get(4)) {
+            (Some(most), _) => most.as_str().parse().unwrap(),
+            (None, Some(_)) => u64::MAX,
+            (None, None) => at_least,
+        };
+        assert!(
+            at_least <= total && total <= at_most,
+            "{ctx}: {m} holds {total} rules, the first call said {line}"
+        );
+    }
+}
+
 fn rules(v: &Value, mode: &str, family: &str, table: &str) -> Option<u64> {
     v["probes"]
         .as_array()?
@@ -215,6 +259,7 @@ fn kernel_sources_equal_the_iptables_commands() {
         let ruleset = case.ruleset;
         let run = both_sources(&case.suite, ruleset.setup);
         let (kernel, _) = check_agree(&run, ctx);
+        check_first_call(&run, ctx, &kernel);
         // Spot checks that the rulesets are what they claim.
         match ruleset.name {
             n if n.starts_with("100,000") => {

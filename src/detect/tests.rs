@@ -16,6 +16,8 @@ struct Fake {
     later: Vec<(Duration, Probe, Answer)>,
     native: Option<Vec<String>>,
     asked: RefCell<Vec<Probe>>,
+    /// Each count probe asked, with the precision asked for.
+    counts: RefCell<Vec<(Probe, Precision)>>,
     now: Cell<Duration>,
 }
 
@@ -38,6 +40,7 @@ impl Fake {
         self
     }
     fn answer(mut self, probe: Probe, rules: u64, hint: Option<&'static str>) -> Self {
+        let rules = Count::exact(rules);
         self.answers.insert(probe, Answer::Found { rules, hint });
         self
     }
@@ -48,6 +51,9 @@ impl Fake {
     fn asked(&self) -> Vec<Probe> {
         self.asked.borrow().clone()
     }
+    fn counts(&self) -> Vec<(Probe, Precision)> {
+        self.counts.borrow().clone()
+    }
     fn current(&self, p: &Probe) -> Answer {
         let now = self.now.get();
         self.later
@@ -57,9 +63,29 @@ impl Fake {
             .map(|(_, _, a)| a.clone())
             .or_else(|| self.answers.get(p).cloned())
             .unwrap_or(Answer::Found {
-                rules: 0,
+                rules: Count::ZERO,
                 hint: None,
             })
+    }
+    /// The answer as a source asked for `precision` gives it: legacy
+    /// bounds as GET_INFO gives them for rules in one user chain (at least
+    /// one, at most the rules plus its head and tail), nft stopping at the
+    /// count asked for.
+    fn answer_with(&self, p: &Probe, precision: Precision) -> Answer {
+        let answer = self.current(p);
+        let Answer::Found { rules, hint } = answer else {
+            return answer;
+        };
+        let n = rules.at_least;
+        let rules = match (p.table, p.mode, precision) {
+            (Table::All, Legacy, Precision::Bounds) if n > 0 => Count {
+                at_least: 1,
+                at_most: Some(n + 2),
+            },
+            (Table::All, Nft, Precision::Reach(r)) if n > r => Count::at_least(r),
+            _ => rules,
+        };
+        Answer::Found { rules, hint }
     }
 }
 
@@ -73,13 +99,22 @@ impl Evidence for Fake {
     fn command(&self, p: &Probe) -> (String, Source) {
         (format!("{p:?}"), Source::Process)
     }
-    fn run(&self, probes: &[Probe], _tables: &[Tables; 2]) -> Vec<Observation> {
+    fn run(
+        &self,
+        probes: &[Probe],
+        _tables: &[Tables; 2],
+        precision: Precision,
+    ) -> Vec<Observation> {
         self.asked.borrow_mut().extend_from_slice(probes);
+        let counts = probes.iter().filter(|p| p.table == Table::All);
+        self.counts
+            .borrow_mut()
+            .extend(counts.map(|p| (*p, precision)));
         probes
             .iter()
             .map(|p| Observation {
                 probe: *p,
-                answer: self.current(p),
+                answer: self.answer_with(p, precision),
                 source: Source::Process,
                 command: format!("{p:?}"),
                 detail: match self.current(p) {
@@ -353,7 +388,13 @@ fn unknown_legacy_tables_mean_no_legacy_probes() {
     assert!(f.asked().iter().all(|p| p.mode == Nft));
     assert_eq!(
         modes(&d),
-        both(Nft, Reason::RuleCount { legacy: 0, nft: 2 })
+        both(
+            Nft,
+            Reason::RuleCount {
+                legacy: Count::ZERO,
+                nft: Count::at_least(1)
+            }
+        )
     );
     assert!(
         d.warnings.is_empty(),
@@ -371,8 +412,8 @@ fn counting_decides_each_way_and_sums_both_families() {
         .answer(Probe::count(Nft, V4), 3, None);
     let d = auto(&f);
     let r = Reason::RuleCount {
-        legacy: 1520,
-        nft: 3,
+        legacy: Count::exact(1520),
+        nft: Count::exact(3),
     };
     assert_eq!(r.to_string(), "legacy 1520 rules > nft 3 rules");
     assert_eq!(modes(&d), both(Legacy, r));
@@ -382,8 +423,8 @@ fn counting_decides_each_way_and_sums_both_families() {
         [Warning::StrandedRules {
             family: V4,
             loser: Nft,
-            rules: 3,
-            winner_rules: Some(1500)
+            rules: Count::exact(3),
+            winner_rules: Some(Count::exact(1500))
         }]
     );
 
@@ -397,6 +438,137 @@ fn counting_decides_each_way_and_sums_both_families() {
         "nft 4 rules > legacy 3 rules"
     );
     assert_eq!(kinds(&d), ["stranded-rules"]);
+}
+
+/// What a first call says when legacy's bounds (the fake's: 1 to n + 2)
+/// already beat an empty nft.
+fn legacy_by_bounds(n: u64) -> Reason {
+    Reason::RuleCount {
+        legacy: Count {
+            at_least: 1,
+            at_most: Some(n + 2),
+        },
+        nft: Count::ZERO,
+    }
+}
+
+#[test]
+fn a_first_call_counts_only_what_decides() {
+    use Precision::{Bounds, Exact, Reach};
+    // A big legacy ruleset and no nft rules: legacy's bounds decide, and
+    // the legacy rules are never read one by one.
+    let f = Fake::both()
+        .tables(V4, &["filter"])
+        .answer(Probe::count(Legacy, V4), 100_000, None);
+    let d = auto(&f);
+    assert_eq!(modes(&d), both(Legacy, legacy_by_bounds(100_000)));
+    assert_eq!(
+        d.family(V4).reason.to_string(),
+        "legacy 1 to 100002 rules > nft 0 rules"
+    );
+    assert_eq!(
+        f.counts(),
+        [
+            (Probe::count(Legacy, V4), Bounds),
+            (Probe::count(Nft, V4), Reach(100_003)),
+            (Probe::count(Nft, V6), Reach(100_003)),
+        ]
+    );
+    // detect counts everything, and agrees.
+    let d = thorough(&f, Setting::Auto);
+    assert_eq!(
+        d.family(V4).reason.to_string(),
+        "legacy 100000 rules > nft 0 rules"
+    );
+
+    // A big nft ruleset and no legacy table: nft counts to one rule.
+    let f = Fake::both().answer(Probe::count(Nft, V4), 100_000, None);
+    let d = auto(&f);
+    let r = Reason::RuleCount {
+        legacy: Count::ZERO,
+        nft: Count::at_least(1),
+    };
+    assert_eq!(r.to_string(), "nft 1+ rules > legacy 0 rules");
+    assert_eq!(modes(&d), both(Nft, r));
+    assert_eq!(f.counts()[0], (Probe::count(Nft, V4), Reach(1)));
+
+    // Some legacy rules under a big nft ruleset: nft counts past legacy's
+    // upper bound, and the stranded legacy rules are still reported.
+    let f = Fake::both()
+        .tables(V4, &["filter"])
+        .answer(Probe::count(Legacy, V4), 5, None)
+        .answer(Probe::count(Nft, V4), 100_000, None);
+    let d = auto(&f);
+    let legacy = Count {
+        at_least: 1,
+        at_most: Some(7),
+    };
+    assert_eq!(
+        modes(&d),
+        both(
+            Nft,
+            Reason::RuleCount {
+                legacy,
+                nft: Count::at_least(8)
+            }
+        )
+    );
+    assert_eq!(
+        d.warnings,
+        [Warning::StrandedRules {
+            family: V4,
+            loser: Legacy,
+            rules: legacy,
+            winner_rules: Some(Count::at_least(8)),
+        }]
+    );
+    assert!(d.warnings[0].to_string().starts_with(
+        "IPv4: legacy holds 1 to 7 rules that will be ignored, since IPv4 uses nft (8+ rules)"
+    ));
+
+    // Bounds that leave the order open: legacy is then counted exactly.
+    let f = Fake::both()
+        .tables(V4, &["filter"])
+        .answer(Probe::count(Legacy, V4), 3, None)
+        .answer(Probe::count(Nft, V4), 2, None);
+    let d = auto(&f);
+    assert_eq!(
+        d.family(V4).reason.to_string(),
+        "legacy 3 rules > nft 2 rules"
+    );
+    assert_eq!(
+        f.counts(),
+        [
+            (Probe::count(Legacy, V4), Bounds),
+            (Probe::count(Nft, V4), Reach(6)),
+            (Probe::count(Nft, V6), Reach(6)),
+            (Probe::count(Legacy, V4), Exact),
+        ]
+    );
+}
+
+#[test]
+fn bounds_decide_only_when_they_settle_the_order() {
+    let between = |lo, hi| Count {
+        at_least: lo,
+        at_most: Some(hi),
+    };
+    let e = Count::exact;
+    let decided = |l, n| compare(l, n).map(|(m, _)| m);
+    assert_eq!(decided(between(1, 9), e(0)), Some(Legacy));
+    assert_eq!(decided(between(1, 9), Count::at_least(10)), Some(Nft));
+    assert_eq!(decided(between(1, 9), e(9)), None);
+    assert_eq!(decided(between(1, 9), e(1)), None);
+    assert_eq!(decided(e(3), Count::at_least(3)), None);
+    assert_eq!(decided(e(3), Count::at_least(4)), Some(Nft));
+    assert_eq!(decided(e(4), e(3)), Some(Legacy));
+    assert_eq!(
+        compare(e(3), e(3)).map(|(_, r)| r),
+        Some(Reason::Tie { rules: 3 })
+    );
+    assert_eq!(compare(e(0), e(0)).map(|(_, r)| r), Some(Reason::Default));
+    assert_eq!(e(5).plus(between(1, 2)), between(6, 7));
+    assert_eq!(e(5).plus(Count::at_least(1)), Count::at_least(6));
 }
 
 #[test]
@@ -431,8 +603,8 @@ fn detect_counts_after_a_hint_to_find_stranded_rules() {
         [Warning::StrandedRules {
             family: V4,
             loser: Legacy,
-            rules: 1500,
-            winner_rules: Some(12)
+            rules: Count::exact(1500),
+            winner_rules: Some(Count::exact(12))
         }]
     );
     assert!(d.warnings[0].to_string().starts_with(
@@ -449,7 +621,7 @@ fn a_hint_that_appears_during_the_wait_wins() {
         Duration::from_millis(1000),
         Probe::hint(Nft, V6),
         Answer::Found {
-            rules: 0,
+            rules: Count::ZERO,
             hint: HINT,
         },
     ));
@@ -468,10 +640,7 @@ fn a_hint_that_appears_during_the_wait_wins() {
     // Without the wait, the counts decide.
     f.now.set(Duration::ZERO);
     let d = auto(&f);
-    assert_eq!(
-        modes(&d),
-        both(Legacy, Reason::RuleCount { legacy: 30, nft: 0 })
-    );
+    assert_eq!(modes(&d), both(Legacy, legacy_by_bounds(30)));
 }
 
 #[test]
@@ -487,10 +656,7 @@ fn a_wait_that_expires_falls_back_to_counting_with_a_warning() {
         &f,
     )
     .unwrap();
-    assert_eq!(
-        modes(&d),
-        both(Legacy, Reason::RuleCount { legacy: 30, nft: 0 })
-    );
+    assert_eq!(modes(&d), both(Legacy, legacy_by_bounds(30)));
     assert_eq!(
         d.warnings,
         [Warning::HintWaitExpired {

@@ -27,7 +27,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::detect::{Answer, Evidence, Observation, Probe, Source, Table, Tables, HINT_CHAINS};
+use crate::detect::{
+    Answer, Count, Evidence, Observation, Precision, Probe, Source, Table, Tables, HINT_CHAINS,
+};
 use crate::names::{Family, Mode};
 use crate::settings::Sources;
 
@@ -75,11 +77,18 @@ impl Evidence for Host {
     fn command(&self, probe: &Probe) -> (String, Source) {
         match self.sources {
             Sources::Process => (process::command(probe), Source::Process),
-            Sources::Auto | Sources::Kernel => (kernel_command(probe, &[]), Source::Kernel),
+            Sources::Auto | Sources::Kernel => {
+                (kernel_command(probe, &[], Precision::Exact), Source::Kernel)
+            }
         }
     }
 
-    fn run(&self, probes: &[Probe], tables: &[Tables; 2]) -> Vec<Observation> {
+    fn run(
+        &self,
+        probes: &[Probe],
+        tables: &[Tables; 2],
+        precision: Precision,
+    ) -> Vec<Observation> {
         if self.sources == Sources::Process {
             return process::run(&self.dir, self.timeout, probes);
         }
@@ -95,7 +104,7 @@ impl Evidence for Host {
                 Tables::Listed(t) => t.as_slice(),
                 Tables::Unknown(_) => &[],
             };
-            let (answer, detail) = match kernel.ask(p, listed) {
+            let (answer, detail) = match kernel.ask(p, listed, precision) {
                 Ok(answered) => answered,
                 Err(why) if self.sources == Sources::Kernel => (Answer::Failed, Some(why)),
                 Err(why) => {
@@ -108,7 +117,7 @@ impl Evidence for Host {
                 probe: *p,
                 answer,
                 source: Source::Kernel,
-                command: kernel_command(p, listed),
+                command: kernel_command(p, listed, precision),
                 detail,
                 elapsed: Some(started.elapsed()),
             }));
@@ -184,11 +193,13 @@ fn xt_family(f: Family) -> xtables::Family {
 
 /// How a kernel probe asks, for the report: the request and what it names.
 /// `listed` is the family's legacy tables, which a legacy count reads.
-fn kernel_command(p: &Probe, listed: &[String]) -> String {
+fn kernel_command(p: &Probe, listed: &[String], precision: Precision) -> String {
     let fam = netlink::family_name(nfproto(p.family));
-    let opt = match p.family {
-        Family::V4 => "IPT_SO_GET_ENTRIES",
-        Family::V6 => "IP6T_SO_GET_ENTRIES",
+    let opt = match (p.family, p.table, precision) {
+        (Family::V4, Table::All, Precision::Bounds) => "IPT_SO_GET_INFO",
+        (Family::V6, Table::All, Precision::Bounds) => "IP6T_SO_GET_INFO",
+        (Family::V4, ..) => "IPT_SO_GET_ENTRIES",
+        (Family::V6, ..) => "IP6T_SO_GET_ENTRIES",
     };
     match (p.mode, p.table) {
         (Mode::Nft, Table::Mangle) => {
@@ -218,14 +229,14 @@ struct Kernel {
 type KernelAnswer = Result<(Answer, Option<String>), String>;
 
 impl Kernel {
-    fn ask(&mut self, p: &Probe, listed: &[String]) -> KernelAnswer {
+    fn ask(&mut self, p: &Probe, listed: &[String], precision: Precision) -> KernelAnswer {
         match p.mode {
-            Mode::Nft => self.ask_nft(p),
-            Mode::Legacy => ask_legacy(p, listed),
+            Mode::Nft => self.ask_nft(p, precision),
+            Mode::Legacy => ask_legacy(p, listed, precision),
         }
     }
 
-    fn ask_nft(&mut self, p: &Probe) -> KernelAnswer {
+    fn ask_nft(&mut self, p: &Probe, precision: Precision) -> KernelAnswer {
         let timeout = self.timeout;
         let nft = self.nft.get_or_insert_with(|| open_nft(timeout));
         let nft = match nft {
@@ -246,7 +257,7 @@ impl Kernel {
                 let Some(chains) = chains else {
                     return Ok((
                         Answer::Found {
-                            rules: 0,
+                            rules: Count::ZERO,
                             hint: None,
                         },
                         None,
@@ -259,16 +270,35 @@ impl Kernel {
                 let rules = nft
                     .count_small_table(family, "mangle")
                     .map_err(|e| request("NFT_MSG_GETRULE", e))?;
+                let rules = Count::exact(rules);
                 Ok((Answer::Found { rules, hint }, None))
             }
             Table::All => {
+                let reach = match precision {
+                    Precision::Reach(n) => Some(n),
+                    Precision::Exact | Precision::Bounds => None,
+                };
                 let mut rules = 0;
                 for t in IPTABLES_NFT_TABLES {
-                    rules += nft
-                        .count_rules(family, t)
-                        .map_err(|e| request("NFT_MSG_GETRULE", e))?
-                        .unwrap_or(0);
+                    let left = reach.map(|r| r.saturating_sub(rules));
+                    if left == Some(0) {
+                        // Enough seen; the other tables stay uncounted.
+                        let detail = format!("stopped counting at {rules} rules, enough to decide");
+                        let rules = Count::at_least(rules);
+                        return Ok((Answer::Found { rules, hint: None }, Some(detail)));
+                    }
+                    let tally = nft
+                        .count_rules(family, t, left)
+                        .map_err(|e| request("NFT_MSG_GETRULE", e))?;
+                    let Some(tally) = tally else { continue };
+                    rules += tally.rules;
+                    if !tally.complete {
+                        let detail = format!("stopped counting at {rules} rules, enough to decide");
+                        let rules = Count::at_least(rules);
+                        return Ok((Answer::Found { rules, hint: None }, Some(detail)));
+                    }
                 }
+                let rules = Count::exact(rules);
                 Ok((Answer::Found { rules, hint: None }, None))
             }
         }
@@ -299,30 +329,45 @@ fn open_nft(timeout: Duration) -> Result<Nft, String> {
 }
 
 /// Reads legacy tables with getsockopt: mangle for a hint, every listed
-/// table for a count. Only tables the kernel lists are ever named: asking
-/// x_tables for any other creates it. A listed table that has vanished
-/// since (ENOENT) holds nothing.
-fn ask_legacy(p: &Probe, listed: &[String]) -> KernelAnswer {
+/// table for a count, with [`Precision::Bounds`] from GET_INFO's sizes
+/// where they say enough. Only tables the kernel lists are ever named:
+/// asking x_tables for any other creates it. A listed table that has
+/// vanished since (ENOENT) holds nothing.
+fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswer {
     let tables: Vec<&str> = match p.table {
         Table::Mangle => vec!["mangle"],
         Table::All => listed.iter().map(String::as_str).collect(),
     };
-    let mut rules = 0;
+    let bounded = p.table == Table::All && precision == Precision::Bounds;
+    let family = xt_family(p.family);
+    let mut rules = Count::ZERO;
     let mut hint = None;
     for t in tables {
         if !listed.iter().any(|l| l == t) {
             continue;
         }
-        match xtables::read_table(xt_family(p.family), t) {
-            Ok(s) => {
-                rules += s.rules;
+        let bounds = match bounded {
+            true => xtables::count_bounds(family, t),
+            false => Ok(None),
+        };
+        let read = match bounds {
+            Ok(Some((at_least, at_most))) => Ok(Count {
+                at_least,
+                at_most: Some(at_most),
+            }),
+            Ok(None) => xtables::read_table(family, t).map(|s| {
                 if p.table == Table::Mangle {
                     hint = HINT_CHAINS
                         .iter()
                         .copied()
                         .find(|h| s.user_chains.iter().any(|c| c == h));
                 }
-            }
+                Count::exact(s.rules)
+            }),
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(n) => rules = rules.plus(n),
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => {}
             Err(e) => return Err(format!("getsockopt on {t}: {e}")),
         }

@@ -122,6 +122,15 @@ pub struct Nft {
     fd: OwnedFd,
     seq: u32,
     buf: Box<[u8]>,
+    timeout: Duration,
+}
+
+/// A rule count, and whether it is all of them: a count asked to stop at a
+/// number of rules may have left some uncounted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub rules: u64,
+    pub complete: bool,
 }
 
 impl Nft {
@@ -134,6 +143,15 @@ impl Nft {
     /// `timeout` bounds every wait for a reply (SO_RCVTIMEO): a kernel that
     /// never answers makes a call fail with EAGAIN instead of hanging.
     pub fn open(timeout: Duration) -> io::Result<Nft> {
+        Ok(Nft {
+            fd: Nft::socket(timeout)?,
+            seq: initial_seq(),
+            buf: vec![0u8; RECV_BUF_LEN].into_boxed_slice(),
+            timeout,
+        })
+    }
+
+    fn socket(timeout: Duration) -> io::Result<OwnedFd> {
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Raw,
@@ -145,11 +163,7 @@ impl Nft {
         // A zero SO_RCVTIMEO would mean "wait forever": never pass one.
         let timeout = TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros().max(1) as _);
         setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)?;
-        Ok(Nft {
-            fd,
-            seq: initial_seq(),
-            buf: vec![0u8; RECV_BUF_LEN].into_boxed_slice(),
-        })
+        Ok(fd)
     }
 
     /// NFT_MSG_GETGEN: the ruleset generation id. Proves nf_tables answers.
@@ -163,7 +177,7 @@ impl Nft {
             if m.kind == NFT_MSG_NEWGEN {
                 gen = Some(parse_gen_id(m.attrs)?);
             }
-            Ok(())
+            Ok(Flow::More)
         })?;
         gen.ok_or_else(|| invalid("GETGEN: no NEWGEN in the reply"))
     }
@@ -197,6 +211,13 @@ impl Nft {
     /// (NFTA_RULE_TABLE attribute in the dump request), counting NFT_MSG_NEWRULE messages, decoding no expressions.
     /// Missing table: Ok(None).
     ///
+    /// With `reach`, counting stops as soon as that many rules were seen
+    /// (the tally is then incomplete): the rest of the dump is abandoned
+    /// with its socket, so the kernel never formats those rules. That is
+    /// what makes a first call on a host with 100,000 nft rules cheap,
+    /// since the decision only needs to know that nft holds more rules than
+    /// legacy can.
+    ///
     /// The dump is done chain by chain (NFTA_RULE_TABLE plus
     /// NFTA_RULE_CHAIN), not as one dump of the table, because the kernel
     /// resumes a rule dump by walking the rule list from the start up to the
@@ -215,20 +236,35 @@ impl Nft {
     /// NFTA_RULE_TABLE first) to make sure the rule belongs to `table` even on
     /// a kernel that does not filter the dump. Memory stays at the 64 KiB
     /// receive buffer plus the chain names, whatever the number of rules.
-    pub fn count_rules(&mut self, family: u8, table: &str) -> io::Result<Option<u64>> {
+    pub fn count_rules(
+        &mut self,
+        family: u8,
+        table: &str,
+        reach: Option<u64>,
+    ) -> io::Result<Option<Tally>> {
         for _ in 0..DUMP_TRIES {
             let gen = self.generation()?;
             let Some(chains) = self.chains(family, table)? else {
                 return Ok(None);
             };
-            let mut total = 0;
+            let mut tally = Tally {
+                rules: 0,
+                complete: true,
+            };
             for chain in &chains {
-                total += self.count_chain_rules(family, table, chain)?;
+                let left = reach.map(|r| r.saturating_sub(tally.rules));
+                if left == Some(0) {
+                    tally.complete = false;
+                    break;
+                }
+                let part = self.count_chain_rules(family, table, chain, left)?;
+                tally.rules += part.rules;
+                tally.complete &= part.complete;
             }
             // The per-chain dumps are separate reads: only a generation id
             // that did not move proves they saw one ruleset.
             if self.generation()? == gen {
-                return Ok(Some(total));
+                return Ok(Some(tally));
             }
         }
         Err(io::Error::from_raw_os_error(libc::EINTR))
@@ -241,29 +277,62 @@ impl Nft {
     pub fn count_small_table(&mut self, family: u8, table: &str) -> io::Result<u64> {
         let mut req = Request::new(NFT_MSG_GETRULE, family, true);
         req.put_str(NFTA_RULE_TABLE, table);
-        self.count_dump(&req, family, table)
+        Ok(self.count_dump(&req, family, table, None)?.rules)
     }
 
-    fn count_chain_rules(&mut self, family: u8, table: &str, chain: &str) -> io::Result<u64> {
+    fn count_chain_rules(
+        &mut self,
+        family: u8,
+        table: &str,
+        chain: &str,
+        reach: Option<u64>,
+    ) -> io::Result<Tally> {
         let mut req = Request::new(NFT_MSG_GETRULE, family, true);
         req.put_str(NFTA_RULE_TABLE, table);
         req.put_str(NFTA_RULE_CHAIN, chain);
-        self.count_dump(&req, family, table)
+        self.count_dump(&req, family, table, reach)
     }
 
-    /// Runs a rule dump and counts the rules of `family` and `table` in it.
-    fn count_dump(&mut self, req: &Request, family: u8, table: &str) -> io::Result<u64> {
-        self.dump(
-            req,
-            || 0u64,
-            |n, m| {
+    /// Runs a rule dump and counts the rules of `family` and `table` in it,
+    /// stopping once `reach` rules were counted.
+    fn count_dump(
+        &mut self,
+        req: &Request,
+        family: u8,
+        table: &str,
+        reach: Option<u64>,
+    ) -> io::Result<Tally> {
+        for _ in 0..DUMP_TRIES {
+            let mut rules = 0u64;
+            let end = self.exchange(req, &mut |m| {
                 if m.kind == NFT_MSG_NEWRULE && m.family == family && rule_in_table(m.attrs, table)?
                 {
-                    *n += 1;
+                    rules += 1;
                 }
-                Ok(())
-            },
-        )
+                Ok(match reach {
+                    Some(r) if rules >= r => Flow::Enough,
+                    _ => Flow::More,
+                })
+            })?;
+            match end {
+                Completion::Clean => {
+                    return Ok(Tally {
+                        rules,
+                        complete: true,
+                    })
+                }
+                // A dump interrupted by a change and then cut short is
+                // still a lower bound: those rules were there.
+                Completion::Stopped => {
+                    return Ok(Tally {
+                        rules,
+                        complete: false,
+                    })
+                }
+                Completion::Interrupted => continue,
+            }
+        }
+        Err(io::Error::from_raw_os_error(libc::EINTR))
     }
 
     /// Every table in every family: NFT_MSG_GETTABLE dump with family NFPROTO_UNSPEC. (family, name).
@@ -283,7 +352,7 @@ impl Nft {
     fn table_exists(&mut self, family: u8, table: &str) -> io::Result<bool> {
         let mut req = Request::new(NFT_MSG_GETTABLE, family, false);
         req.put_str(NFTA_TABLE_NAME, table);
-        match self.exchange(&req, &mut |_| Ok(())) {
+        match self.exchange(&req, &mut |_| Ok(Flow::More)) {
             Ok(_) => Ok(true),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
             Err(e) => Err(e),
@@ -301,7 +370,8 @@ impl Nft {
     ) -> io::Result<T> {
         for _ in 0..DUMP_TRIES {
             let mut acc = fresh();
-            if self.exchange(req, &mut |m| each(&mut acc, m))? == Completion::Clean {
+            let each = &mut |m: &NftMsg| each(&mut acc, m).map(|()| Flow::More);
+            if self.exchange(req, each)? == Completion::Clean {
                 return Ok(acc);
             }
         }
@@ -309,11 +379,15 @@ impl Nft {
     }
 
     /// Sends one request and feeds every nf_tables message of its reply to
-    /// `each`, until NLMSG_DONE (dump) or the ACK (plain request).
+    /// `each`, until NLMSG_DONE (dump) or the ACK (plain request), or until
+    /// `each` has seen enough. The kernel goes on with a dump only as we
+    /// read it, and refuses a new one on a socket whose dump is unfinished
+    /// (EBUSY), so a dump left early is dropped with its socket: the
+    /// socket is replaced by a fresh one.
     fn exchange(
         &mut self,
         req: &Request,
-        each: &mut dyn FnMut(&NftMsg) -> io::Result<()>,
+        each: &mut dyn FnMut(&NftMsg) -> io::Result<Flow>,
     ) -> io::Result<Completion> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
@@ -328,13 +402,14 @@ impl Nft {
         let mut interrupted = false;
         loop {
             let n = self.recv_datagram()?;
-            let step = handle_datagram(&self.buf[..n], seq, &mut interrupted, each)?;
-            if step == Step::Finished {
-                return Ok(if interrupted {
-                    Completion::Interrupted
-                } else {
-                    Completion::Clean
-                });
+            match handle_datagram(&self.buf[..n], seq, &mut interrupted, each)? {
+                Step::More => {}
+                Step::Finished if interrupted => return Ok(Completion::Interrupted),
+                Step::Finished => return Ok(Completion::Clean),
+                Step::Enough => {
+                    self.fd = Nft::socket(self.timeout)?;
+                    return Ok(Completion::Stopped);
+                }
             }
         }
     }
@@ -362,12 +437,23 @@ enum Completion {
     Clean,
     /// Some message carried NLM_F_DUMP_INTR.
     Interrupted,
+    /// The caller had seen enough and the rest was dropped.
+    Stopped,
+}
+
+/// What a reader of a reply wants after one message.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    More,
+    Enough,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
     More,
     Finished,
+    /// The reader has seen enough.
+    Enough,
 }
 
 /// One nf_tables message of a reply, with the nfgenmsg already taken off.
@@ -395,7 +481,7 @@ fn handle_datagram(
     data: &[u8],
     seq: u32,
     interrupted: &mut bool,
-    each: &mut dyn FnMut(&NftMsg) -> io::Result<()>,
+    each: &mut dyn FnMut(&NftMsg) -> io::Result<Flow>,
 ) -> io::Result<Step> {
     for msg in NlMsgs::new(data) {
         let msg = msg?;
@@ -419,8 +505,12 @@ fn handle_datagram(
                 return Ok(Step::Finished);
             }
             NLMSG_OVERRUN => return Err(invalid("NLMSG_OVERRUN")),
-            ty if ty >> 8 == NFNL_SUBSYS_NFTABLES => each(&parse_nft_msg(ty, msg.payload)?)?,
-            _ => {}
+            ty if ty >> 8 != NFNL_SUBSYS_NFTABLES => {}
+            ty => {
+                if each(&parse_nft_msg(ty, msg.payload)?)? == Flow::Enough {
+                    return Ok(Step::Enough);
+                }
+            }
         }
     }
     Ok(Step::More)
@@ -732,7 +822,7 @@ mod tests {
         let mut intr = false;
         let r = handle_datagram(data, seq, &mut intr, &mut |m| {
             seen.push((m.kind, m.family));
-            Ok(())
+            Ok(Flow::More)
         });
         (r, seen, intr)
     }
@@ -776,6 +866,21 @@ mod tests {
         assert_eq!(r.unwrap(), Step::Finished);
         assert_eq!(seen, vec![(NFT_MSG_NEWTABLE, 2), (NFT_MSG_NEWTABLE, 10)]);
         assert!(!intr);
+    }
+
+    #[test]
+    fn a_reader_that_has_enough_stops_mid_datagram() {
+        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
+        let mut d = nlmsg(ty, 2, 5, &p);
+        d.extend(nlmsg(ty, 2, 5, &p));
+        d.extend(nlmsg(NLMSG_DONE, 2, 5, &0i32.to_ne_bytes()));
+        let mut seen = 0;
+        let r = handle_datagram(&d, 5, &mut false, &mut |_| {
+            seen += 1;
+            Ok(Flow::Enough)
+        });
+        assert_eq!(r.unwrap(), Step::Enough);
+        assert_eq!(seen, 1);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::deadline::{self, Ended, Finished};
-use crate::detect::{Answer, Observation, Probe, Source, Table};
+use crate::detect::{Answer, Count, Observation, Probe, Source, Table};
 use crate::names::Mode;
 use crate::scan::{self, Format, Scan};
 
@@ -127,7 +127,7 @@ fn judge(p: &Probe, finished: Finished<Scan>) -> (Answer, Option<String>, Option
             // are what the mangle probes are for.
             (Ok(scan), Ok(s)) if s.success() => (
                 Answer::Found {
-                    rules: scan.rules,
+                    rules: Count::exact(scan.rules),
                     hint: scan.hint.filter(|_| p.table == Table::Mangle),
                 },
                 None,
@@ -212,7 +212,7 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         assert_eq!(
             out[0].answer,
             Answer::Found {
-                rules: 1000,
+                rules: Count::exact(1000),
                 hint: Some("KUBE-KUBELET-CANARY")
             }
         );
