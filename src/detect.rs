@@ -20,7 +20,9 @@
 //!    kubelet writes each family's hint through that family's binary, so a
 //!    hint in one family only is still the kubelet's choice.
 //! 6. No hint at all: the rule counts, both families summed; legacy needs
-//!    strictly more, a tie goes to nft.
+//!    strictly more, a tie goes to nft. A first call counts only until the
+//!    order of the two is settled ([`Precision`]), so its counts may be
+//!    bounds; `detect` counts every rule.
 //! 7. No evidence: nft, the default of every current distribution.
 //!
 //! With `hint_wait`, a call that finds no hint anywhere asks again every

@@ -538,14 +538,7 @@ mod tests {
     /// B empty. Returns (info, blob).
     fn sample(layout: EntryLayout) -> (GetInfo, Vec<u8>) {
         let mut blob = Vec::new();
-        let mut info = GetInfo {
-            name: [0; 32],
-            valid_hooks: (1 << 1) | (1 << 2),
-            hook_entry: [0; 5],
-            underflow: [0; 5],
-            num_entries: 0,
-            size: 0,
-        };
+        let mut info = two_hooks();
         info.hook_entry[1] = 0;
         blob.extend(entry(
             layout,

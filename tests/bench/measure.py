@@ -810,6 +810,23 @@ def probe_cell(p):
     return f"`{p.get('command', '?')}`", res, "—" if ms_ is None else f"{ms_:g}"
 
 
+def decisions_table(results):
+    """What each first call said it decided, and why (its debug line), per
+    case and source: without a hint it counts only what decides, so its
+    counts may be bounds where detect's per-probe counts are exact."""
+    picked = sorted(results, key=lambda r: (CASE_ORDER[(r["mode"], r["hint"])], r["n"]))
+    if not picked:
+        return ""
+    sources = picked[0]["sources"]
+    head = "| host | hint | rules | " + " | ".join(f"{src}: first call's decision" for src in sources) + " |"
+    lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
+    for r in picked:
+        cells = [f"`{r['by_source'][src].get('decision', '?')}`" for src in sources]
+        hint = "yes" if r["hint"] else "no"
+        lines.append(f"| {r['mode']} | {hint} | {r['n']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def probes_table(results, n):
     """Each probe's own time in the detection, per source side by side, for N
     rules."""
@@ -867,6 +884,12 @@ def report(a):
         "it took):",
         "",
         floor_table(results),
+        "",
+        "What each first call decided, and why (`IPTABLES_WRAPPER_DEBUG=1`; without "
+        "a hint a first call counts only until the order of the counts is settled, "
+        "so it may give bounds):",
+        "",
+        decisions_table(results),
         "",
         f"Per-probe times at {biggest:,} rules, by source (one "
         "`IPTABLES_WRAPPER_PROBES=<source> iptables-wrapper detect --json` run per case "
