@@ -33,7 +33,7 @@ use crate::detect::{
 use crate::names::{Family, Mode};
 use crate::settings::Sources;
 
-use netlink::Nft;
+use netlink::{Nft, Tally};
 
 /// The iptables installation in one directory, on this kernel.
 pub struct Host {
@@ -278,28 +278,19 @@ impl Kernel {
                     Precision::Reach(n) => Some(n),
                     Precision::Exact | Precision::Bounds => None,
                 };
-                let mut rules = 0;
-                for t in IPTABLES_NFT_TABLES {
-                    let left = reach.map(|r| r.saturating_sub(rules));
-                    if left == Some(0) {
-                        // Enough seen; the other tables stay uncounted.
-                        let detail = format!("stopped counting at {rules} rules, enough to decide");
-                        let rules = Count::at_least(rules);
-                        return Ok((Answer::Found { rules, hint: None }, Some(detail)));
-                    }
-                    let tally = nft
-                        .count_rules(family, t, left)
-                        .map_err(|e| request("NFT_MSG_GETRULE", e))?;
-                    let Some(tally) = tally else { continue };
-                    rules += tally.rules;
-                    if !tally.complete {
-                        let detail = format!("stopped counting at {rules} rules, enough to decide");
-                        let rules = Count::at_least(rules);
-                        return Ok((Answer::Found { rules, hint: None }, Some(detail)));
-                    }
-                }
-                let rules = Count::exact(rules);
-                Ok((Answer::Found { rules, hint: None }, None))
+                let tally = Tally::sum(IPTABLES_NFT_TABLES, reach, |t, left| {
+                    nft.count_rules(family, t, left)
+                })
+                .map_err(|e| request("NFT_MSG_GETRULE", e))?;
+                let n = tally.rules;
+                let (rules, detail) = if tally.complete {
+                    (Count::exact(n), None)
+                } else {
+                    // The rest, other tables included, stays uncounted.
+                    let why = format!("stopped counting at {n} rules, enough to decide");
+                    (Count::at_least(n), Some(why))
+                };
+                Ok((Answer::Found { rules, hint: None }, detail))
             }
         }
     }
@@ -346,16 +337,13 @@ fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswe
         if !listed.iter().any(|l| l == t) {
             continue;
         }
-        let bounds = match bounded {
-            true => xtables::count_bounds(family, t),
-            false => Ok(None),
-        };
-        let read = match bounds {
-            Ok(Some((at_least, at_most))) => Ok(Count {
+        let read = if bounded {
+            xtables::count_bounds(family, t).map(|(at_least, at_most)| Count {
                 at_least,
                 at_most: Some(at_most),
-            }),
-            Ok(None) => xtables::read_table(family, t).map(|s| {
+            })
+        } else {
+            xtables::read_table(family, t).map(|s| {
                 if p.table == Table::Mangle {
                     hint = HINT_CHAINS
                         .iter()
@@ -363,8 +351,7 @@ fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswe
                         .find(|h| s.user_chains.iter().any(|c| c == h));
                 }
                 Count::exact(s.rules)
-            }),
-            Err(e) => Err(e),
+            })
         };
         match read {
             Ok(n) => rules = rules.plus(n),

@@ -133,6 +133,40 @@ pub struct Tally {
     pub complete: bool,
 }
 
+impl Tally {
+    /// Sums the tallies of `parts` (chains of a table, tables of a family),
+    /// each counted by `count` up to what is left of `reach`. Counting ends
+    /// at the first part that stopped early, or once `reach` is met with
+    /// parts left: the sum is then incomplete. `count` answers `None` for a
+    /// part that does not exist, which holds nothing.
+    pub fn sum<P>(
+        parts: impl IntoIterator<Item = P>,
+        reach: Option<u64>,
+        mut count: impl FnMut(P, Option<u64>) -> io::Result<Option<Tally>>,
+    ) -> io::Result<Tally> {
+        let mut sum = Tally {
+            rules: 0,
+            complete: true,
+        };
+        for part in parts {
+            let left = reach.map(|r| r.saturating_sub(sum.rules));
+            if left == Some(0) {
+                sum.complete = false;
+                break;
+            }
+            let Some(t) = count(part, left)? else {
+                continue;
+            };
+            sum.rules += t.rules;
+            if !t.complete {
+                sum.complete = false;
+                break;
+            }
+        }
+        Ok(sum)
+    }
+}
+
 impl Nft {
     /// socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_NETFILTER) + bind. Errors are returned raw (io::Error with errno):
     /// EPROTONOSUPPORT means no nf_tables in this kernel; EPERM/EACCES means refused (seccomp, capability).
@@ -247,20 +281,9 @@ impl Nft {
             let Some(chains) = self.chains(family, table)? else {
                 return Ok(None);
             };
-            let mut tally = Tally {
-                rules: 0,
-                complete: true,
-            };
-            for chain in &chains {
-                let left = reach.map(|r| r.saturating_sub(tally.rules));
-                if left == Some(0) {
-                    tally.complete = false;
-                    break;
-                }
-                let part = self.count_chain_rules(family, table, chain, left)?;
-                tally.rules += part.rules;
-                tally.complete &= part.complete;
-            }
+            let tally = Tally::sum(&chains, reach, |chain, left| {
+                self.count_chain_rules(family, table, chain, left).map(Some)
+            })?;
             // The per-chain dumps are separate reads: only a generation id
             // that did not move proves they saw one ruleset.
             if self.generation()? == gen {
@@ -302,37 +325,21 @@ impl Nft {
         table: &str,
         reach: Option<u64>,
     ) -> io::Result<Tally> {
-        for _ in 0..DUMP_TRIES {
-            let mut rules = 0u64;
-            let end = self.exchange(req, &mut |m| {
+        let (rules, complete) = self.dump_until(
+            req,
+            || 0u64,
+            |n, m| {
                 if m.kind == NFT_MSG_NEWRULE && m.family == family && rule_in_table(m.attrs, table)?
                 {
-                    rules += 1;
+                    *n += 1;
                 }
                 Ok(match reach {
-                    Some(r) if rules >= r => Flow::Enough,
+                    Some(r) if *n >= r => Flow::Enough,
                     _ => Flow::More,
                 })
-            })?;
-            match end {
-                Completion::Clean => {
-                    return Ok(Tally {
-                        rules,
-                        complete: true,
-                    })
-                }
-                // A dump interrupted by a change and then cut short is
-                // still a lower bound: those rules were there.
-                Completion::Stopped => {
-                    return Ok(Tally {
-                        rules,
-                        complete: false,
-                    })
-                }
-                Completion::Interrupted => continue,
-            }
-        }
-        Err(io::Error::from_raw_os_error(libc::EINTR))
+            },
+        )?;
+        Ok(Tally { rules, complete })
     }
 
     /// Every table in every family: NFT_MSG_GETTABLE dump with family NFPROTO_UNSPEC. (family, name).
@@ -365,14 +372,29 @@ impl Nft {
     fn dump<T>(
         &mut self,
         req: &Request,
-        mut fresh: impl FnMut() -> T,
+        fresh: impl FnMut() -> T,
         mut each: impl FnMut(&mut T, &NftMsg) -> io::Result<()>,
     ) -> io::Result<T> {
+        let every = |acc: &mut T, m: &NftMsg| each(acc, m).map(|()| Flow::More);
+        Ok(self.dump_until(req, fresh, every)?.0)
+    }
+
+    /// [`Nft::dump`] for a reader that may stop early: with what it
+    /// gathered, whether the dump was read to its end. A dump cut short is
+    /// not started over even if it was interrupted: what was counted was
+    /// there, so it is still a lower bound.
+    fn dump_until<T>(
+        &mut self,
+        req: &Request,
+        mut fresh: impl FnMut() -> T,
+        mut each: impl FnMut(&mut T, &NftMsg) -> io::Result<Flow>,
+    ) -> io::Result<(T, bool)> {
         for _ in 0..DUMP_TRIES {
             let mut acc = fresh();
-            let each = &mut |m: &NftMsg| each(&mut acc, m).map(|()| Flow::More);
-            if self.exchange(req, each)? == Completion::Clean {
-                return Ok(acc);
+            match self.exchange(req, &mut |m| each(&mut acc, m))? {
+                Completion::Clean => return Ok((acc, true)),
+                Completion::Stopped => return Ok((acc, false)),
+                Completion::Interrupted => {}
             }
         }
         Err(io::Error::from_raw_os_error(libc::EINTR))
@@ -881,6 +903,31 @@ mod tests {
         });
         assert_eq!(r.unwrap(), Step::Enough);
         assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn tallies_sum_until_the_reach() {
+        let t = |rules, complete| Tally { rules, complete };
+        // Parts of 3 rules, one missing; each counted as a dump does: it
+        // stops, incomplete, once it has what is left of the reach.
+        let sum = |reach| {
+            let mut asked = vec![];
+            let parts = [Some(3), None, Some(3), Some(3)];
+            let total = Tally::sum(parts, reach, |p: Option<u64>, left| {
+                asked.push(left);
+                Ok(p.map(|n| match left {
+                    Some(l) if l <= n => t(l, false),
+                    _ => t(n, true),
+                }))
+            });
+            (total.unwrap(), asked)
+        };
+        assert_eq!(sum(None).0, t(9, true));
+        assert_eq!(sum(Some(10)).0, t(9, true));
+        // Stopped inside a part: the rest is not asked.
+        assert_eq!(sum(Some(4)), (t(4, false), vec![Some(4), Some(1), Some(1)]));
+        // Met exactly at a part's end, with parts left.
+        assert_eq!(sum(Some(3)), (t(3, false), vec![Some(3)]));
     }
 
     #[test]

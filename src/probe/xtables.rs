@@ -171,11 +171,23 @@ pub fn read_table(family: Family, table: &str) -> io::Result<TableSummary> {
     let name = table_name(table)?;
     let (domain, level, layout) = family.socket_params();
     let fd = raw_socket(domain)?;
+    let info = get_info(&fd, level, &name)?;
+    read_entries(&fd, level, layout, &name, info)
+}
+
+/// GET_ENTRIES for the table `info` describes, asking GET_INFO again when
+/// the table changed size in between (EAGAIN), a few times.
+fn read_entries(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    layout: EntryLayout,
+    name: &[u8; XT_TABLE_MAXNAMELEN],
+    mut info: GetInfo,
+) -> io::Result<TableSummary> {
     for _ in 0..TRIES {
-        let info = get_info(&fd, level, &name)?;
-        match get_entries(&fd, level, &name, info.size) {
+        match get_entries(fd, level, name, info.size) {
             Ok(blob) => return summarize(layout, &info, &blob),
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => info = get_info(fd, level, name)?,
             Err(e) => return Err(e),
         }
     }
@@ -185,16 +197,21 @@ pub fn read_table(family: Family, table: &str) -> io::Result<TableSummary> {
 /// Bounds on a table's rules from GET_INFO alone: a few hundred bytes from
 /// the kernel where GET_ENTRIES copies the whole table (100 ms of kernel
 /// time for 100,000 rules, most of it per-match copies that the hardened
-/// usercopy checks make slow). `(at_least, at_most)`, or `None` where the
-/// sizes cannot tell whether the table holds any rule; the caller then
-/// reads it with [`read_table`].
+/// usercopy checks make slow). `(at_least, at_most)`; where the sizes
+/// cannot tell whether the table holds any rule, the table is read after
+/// all, on the same socket, and the count is exact.
 ///
 /// Same guarantee as [`read_table`]: only for a table the kernel lists.
-pub fn count_bounds(family: Family, table: &str) -> io::Result<Option<(u64, u64)>> {
+pub fn count_bounds(family: Family, table: &str) -> io::Result<(u64, u64)> {
     let name = table_name(table)?;
     let (domain, level, layout) = family.socket_params();
     let fd = raw_socket(domain)?;
-    Ok(bounds(layout, &get_info(&fd, level, &name)?))
+    let info = get_info(&fd, level, &name)?;
+    if let Some(b) = bounds(layout, &info) {
+        return Ok(b);
+    }
+    let rules = read_entries(&fd, level, layout, &name, info)?.rules;
+    Ok((rules, rules))
 }
 
 /// What GET_INFO's entry count and size say about the rules, given the
