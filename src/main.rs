@@ -2,10 +2,27 @@
 //! of the six iptables names, do the first-call work
 //! ([`iptables_wrapper::first_call`]); under any other name, take
 //! subcommands ([`iptables_wrapper::cli`]).
+//!
+//! The C `main` is ours (`no_main`), not std's runtime start-up. std's
+//! start-up sets SIGPIPE to "ignore" before `main`, and that disposition
+//! would survive our `execve` into iptables: `iptables-save | head` would
+//! then see EPIPE and carry on formatting instead of dying of SIGPIPE as it
+//! does when called directly. Here [`exec::prepare`] first records what the
+//! caller gave us, and the exec restores it. Skipping std's start-up also
+//! skips work a first call does not need (reading /proc/self/maps for the
+//! stack guard, an alternate signal stack), about 25 syscalls. std itself
+//! works as usual: on glibc it receives the arguments from `.init_array`,
+//! and `process::exit` flushes stdout.
 
-use iptables_wrapper::{cli, first_call, locate, names};
+#![no_main]
 
-fn main() {
+use std::ffi::{c_char, c_int};
+
+use iptables_wrapper::{cli, exec, first_call, locate, names};
+
+#[no_mangle]
+pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+    exec::prepare();
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let rest: Vec<_> = args.collect();
@@ -14,11 +31,15 @@ fn main() {
         Some(command) => first_call::run(command, &argv0, rest),
         None => cli::run(&argv0, rest),
     };
-    if let Err(f) = result {
-        eprintln!("iptables-wrapper: {:#}", f.error);
-        if f.usage {
-            eprintln!("{}", cli::USAGE);
+    let code = match result {
+        Ok(()) => 0,
+        Err(f) => {
+            eprintln!("iptables-wrapper: {:#}", f.error);
+            if f.usage {
+                eprintln!("{}", cli::USAGE);
+            }
+            f.code
         }
-        std::process::exit(f.code);
-    }
+    };
+    std::process::exit(code)
 }

@@ -5,7 +5,7 @@
 //! every detection rule (hints, canaries, counting, defaults, a single
 //! installed mode, the override), the switch of the six names (also under 50
 //! concurrent first calls and on a read-only directory), the command that
-//! runs afterwards (argv[0], stdin, exit status), direct calls of the
+//! runs afterwards (argv[0], stdin, exit status, SIGPIPE), direct calls of the
 //! wrapper with iptables arguments, a hanging probe, and that detection
 //! creates no legacy tables.
 //!
@@ -502,7 +502,8 @@ fn check_detect_json(run: &Run, ctx: &str, s: &Scenario) {
 }
 
 // 3. The command of the first call runs as if called directly: stdin reaches
-// iptables-restore, and exit statuses come through unchanged.
+// iptables-restore, exit statuses come through unchanged, and SIGPIPE is
+// not ignored.
 #[test]
 fn first_call_runs_the_command_with_its_stdin_and_exit_status() {
     const RULE: &str = "-A INPUT -s 10.1.2.3/32 -j DROP";
@@ -554,6 +555,36 @@ fn first_call_runs_the_command_with_its_stdin_and_exit_status() {
         expect(&bogus, &c, "DIRECT_RC", "2");
         expect(&bogus, &c, "FIRST_ERR", &bogus.get("DIRECT_ERR"));
         expect_resolved(&bogus, &c, "RESOLVED", Mode::Nft);
+
+        // A save whose reader stops early (`| head`) dies of SIGPIPE, as a
+        // direct call does, instead of formatting the rest for nobody: the
+        // wrapper hands over SIGPIPE as its caller gave it. 5,000 rules
+        // print far more than a pipe holds, so the save is still writing
+        // when head leaves.
+        let cut = run_case(
+            &suite,
+            layout,
+            "hint nft iptables
+             i=0
+             { echo '*filter'
+               while [ $i -lt 5000 ]; do
+                 i=$((i + 1)); echo \"-A INPUT -p tcp --dport $i -j ACCEPT\"
+               done
+               echo COMMIT; } | iptables-nft-restore
+             # KEY COMMAND...: COMMAND | head -n 1, printing COMMAND's status.
+             cut_short() {
+                 k=$1; shift
+                 st=$({ { \"$@\" && s=0 || s=$?; echo $s >&3; } | head -n 1 >/dev/null; } 3>&1)
+                 echo \"${k}_STATUS=$st\"
+             }
+             cut_short FIRST iptables-save
+             cut_short DIRECT iptables-nft-save
+             resolved",
+        );
+        let c = format!("{ctx}, iptables-save | head first");
+        expect(&cut, &c, "DIRECT_STATUS", "141");
+        expect(&cut, &c, "FIRST_STATUS", "141");
+        expect_resolved(&cut, &c, "RESOLVED", Mode::Nft);
     }
 }
 
