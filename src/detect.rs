@@ -159,13 +159,16 @@ impl fmt::Display for Count {
     }
 }
 
-/// How exactly a count probe must count. Hint probes ignore it.
+/// How exactly a probe must count rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Precision {
     /// Every rule (`detect`, and a first call whose bounds did not settle).
+    /// A hint probe also counts mangle's rules.
     Exact,
     /// Legacy: bounds read from the tables' sizes, without copying the
-    /// rules out of the kernel, will do. A source may still count exactly.
+    /// rules out of the kernel, will do. A hint probe (a first call's) may
+    /// answer only the hint and leave mangle's rules uncounted (`0+`). A
+    /// source may always count exactly.
     Bounds,
     /// nft: counting may stop once at least this many rules were seen.
     Reach(u64),
@@ -664,8 +667,9 @@ impl Facts {
     }
 
     /// The hint probes: nft's for both families; legacy's only where the
-    /// kernel already lists mangle.
-    fn hint_round(&mut self, ev: &dyn Evidence) {
+    /// kernel already lists mangle. `thorough` also counts mangle's rules,
+    /// which only `detect` shows.
+    fn hint_round(&mut self, ev: &dyn Evidence, thorough: bool) {
         let mut probes = vec![
             Probe::hint(Mode::Nft, Family::V4),
             Probe::hint(Mode::Nft, Family::V6),
@@ -682,7 +686,12 @@ impl Facts {
                 Tables::Unknown(why) => self.skip(ev, probe, why.clone()),
             }
         }
-        self.ask(ev, &probes, Precision::Exact);
+        let precision = if thorough {
+            Precision::Exact
+        } else {
+            Precision::Bounds
+        };
+        self.ask(ev, &probes, precision);
     }
 
     /// The counts, unless already asked. A family whose legacy table list
@@ -747,7 +756,7 @@ impl Facts {
     /// Asks for the hints again every [`HINT_POLL`] until one appears or
     /// `wait` has passed. The legacy table lists are read again each time:
     /// a kubelet starting in legacy mode creates mangle as it writes its hint.
-    fn wait_for_hint(&mut self, ev: &dyn Evidence, wait: Duration) {
+    fn wait_for_hint(&mut self, ev: &dyn Evidence, wait: Duration, thorough: bool) {
         let start = ev.clock();
         loop {
             let spent = ev.clock().saturating_sub(start);
@@ -757,7 +766,7 @@ impl Facts {
             }
             ev.pause(HINT_POLL.min(wait - spent));
             self.tables = Family::ALL.map(|f| ev.legacy_tables(f));
-            self.hint_round(ev);
+            self.hint_round(ev, thorough);
             if self.any_hint() {
                 return;
             }
@@ -809,7 +818,7 @@ fn stranded(observed: &[Observation], family: Family, winner: Mode) -> Option<Wa
 
 /// Rules 3 to 7, both modes installed.
 fn auto(req: &Request, ev: &dyn Evidence, facts: &mut Facts) -> Decision {
-    facts.hint_round(ev);
+    facts.hint_round(ev, req.thorough);
     if let Some(why) = facts.nft_unusable() {
         if req.thorough {
             facts.count_round(ev, true);
@@ -817,7 +826,7 @@ fn auto(req: &Request, ev: &dyn Evidence, facts: &mut Facts) -> Decision {
         return Decision::both(Reason::NftUnusable(why), Mode::Legacy);
     }
     if !facts.any_hint() && !req.hint_wait.is_zero() {
-        facts.wait_for_hint(ev, req.hint_wait);
+        facts.wait_for_hint(ev, req.hint_wait, req.thorough);
     }
     let hinted = Family::ALL.map(|f| facts.own_hint(f));
     let choice = |f: Family| -> Option<Choice> {

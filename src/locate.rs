@@ -60,9 +60,34 @@ pub fn dir_of(path: &Path) -> Result<PathBuf> {
 /// basename of the final file: the multi binaries are the only files that
 /// implement a mode.
 pub fn resolved_mode(path: &Path) -> Option<Mode> {
-    let real = fs::canonicalize(path).ok()?;
+    let real = final_file(path)?;
     let name = real.file_name()?.to_str()?;
     Mode::ALL.into_iter().find(|m| m.multi() == name)
+}
+
+/// Links followed before giving up, as many as the kernel follows (ELOOP).
+const MAX_LINKS: usize = 40;
+
+/// The existing file `path` leads to, spelt through the links' targets;
+/// `None` if a link dangles or they loop. Only the last component is
+/// followed, one readlink(2) per link: a directory on the way that is a link
+/// moves the file but does not rename it, and each relative target is
+/// joined as written, so the kernel resolves its `..` against the real
+/// directory. `fs::canonicalize` would also read every directory on the way,
+/// twice as many syscalls on the first call's path.
+fn final_file(path: &Path) -> Option<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::read_link(&p) {
+            // An absolute target replaces the path; a relative one is
+            // relative to the link's directory.
+            Ok(target) => p = p.parent().unwrap_or(Path::new("/")).join(target),
+            // EINVAL: it exists and is not a link.
+            Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => return Some(p),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// A file's identity, to tell whether a name still leads to the wrapper.
@@ -126,8 +151,24 @@ mod tests {
         std::os::unix::fs::symlink("xtables-nft-multi", dir.join("iptables-nft")).unwrap();
         std::os::unix::fs::symlink("iptables-nft", dir.join("iptables")).unwrap();
         std::os::unix::fs::symlink("missing", dir.join("ip6tables")).unwrap();
+        // Through a linked directory and `..`, by an absolute target, and
+        // round in a loop.
+        fs::create_dir_all(dir.join("real/sbin")).unwrap();
+        std::os::unix::fs::symlink("real/sbin", dir.join("sbin")).unwrap();
+        fs::write(dir.join("real/xtables-legacy-multi"), "").unwrap();
+        std::os::unix::fs::symlink("../xtables-legacy-multi", dir.join("real/sbin/iptables"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.join("iptables"), dir.join("iptables-save")).unwrap();
+        std::os::unix::fs::symlink("loop-b", dir.join("loop-a")).unwrap();
+        std::os::unix::fs::symlink("loop-a", dir.join("loop-b")).unwrap();
         assert_eq!(resolved_mode(&dir.join("iptables")), Some(Mode::Nft));
+        assert_eq!(
+            resolved_mode(&dir.join("sbin/iptables")),
+            Some(Mode::Legacy)
+        );
+        assert_eq!(resolved_mode(&dir.join("iptables-save")), Some(Mode::Nft));
         assert_eq!(resolved_mode(&dir.join("ip6tables")), None);
+        assert_eq!(resolved_mode(&dir.join("loop-a")), None);
         assert_eq!(
             FileId::of(&dir.join("iptables")),
             FileId::of(&dir.join("xtables-nft-multi"))

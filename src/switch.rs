@@ -106,19 +106,24 @@ pub fn split_blocker(dir: &Path) -> Option<String> {
 /// wrapper at its family's mode in `modes` (indexed by [`Family::index`]).
 /// Returns one line per change made.
 pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result<Vec<String>> {
-    for mode in modes {
+    for (i, mode) in modes.iter().enumerate() {
         let multi = dir.join(mode.multi());
-        if !is_executable(&multi) {
+        if !modes[..i].contains(mode) && !is_executable(&multi) {
             bail!("{} is missing or not executable", multi.display());
         }
     }
+    // Each name's link is read once: whether it goes through alternatives.
+    let names = COMMANDS.map(|name| {
+        let path = dir.join(name);
+        let managed = alternatives::is_managed(&path);
+        (name, path, managed)
+    });
     let mut changes = Vec::new();
-    if managed(dir) {
+    if names.iter().any(|(_, _, managed)| *managed) {
         changes.extend(alternatives_to_modes(modes)?);
     }
-    for name in COMMANDS {
-        let path = dir.join(name);
-        if alternatives::is_managed(&path) || wrapper.is_none() || FileId::of(&path) != wrapper {
+    for (name, path, managed) in names {
+        if managed || wrapper.is_none() || FileId::of(&path) != wrapper {
             continue;
         }
         let multi = modes[Family::of_command(name).index()].multi();

@@ -16,8 +16,8 @@ struct Fake {
     later: Vec<(Duration, Probe, Answer)>,
     native: Option<Vec<String>>,
     asked: RefCell<Vec<Probe>>,
-    /// Each count probe asked, with the precision asked for.
-    counts: RefCell<Vec<(Probe, Precision)>>,
+    /// Each probe asked, with the precision asked for.
+    precisions: RefCell<Vec<(Probe, Precision)>>,
     now: Cell<Duration>,
 }
 
@@ -51,8 +51,17 @@ impl Fake {
     fn asked(&self) -> Vec<Probe> {
         self.asked.borrow().clone()
     }
+    /// The probes of `table` asked, with their precision.
+    fn asked_of(&self, table: Table) -> Vec<(Probe, Precision)> {
+        let asked = self.precisions.borrow();
+        asked
+            .iter()
+            .filter(|(p, _)| p.table == table)
+            .copied()
+            .collect()
+    }
     fn counts(&self) -> Vec<(Probe, Precision)> {
-        self.counts.borrow().clone()
+        self.asked_of(Table::All)
     }
     fn current(&self, p: &Probe) -> Answer {
         let now = self.now.get();
@@ -106,10 +115,9 @@ impl Evidence for Fake {
         precision: Precision,
     ) -> Vec<Observation> {
         self.asked.borrow_mut().extend_from_slice(probes);
-        let counts = probes.iter().filter(|p| p.table == Table::All);
-        self.counts
+        self.precisions
             .borrow_mut()
-            .extend(counts.map(|p| (*p, precision)));
+            .extend(probes.iter().map(|p| (*p, precision)));
         probes
             .iter()
             .map(|p| Observation {
@@ -450,6 +458,29 @@ fn legacy_by_bounds(n: u64) -> Reason {
         },
         nft: Count::ZERO,
     }
+}
+
+#[test]
+fn a_first_call_asks_mangle_only_for_its_hint() {
+    // A first call needs the hint, not mangle's rule count; `detect` shows
+    // both, so it asks for the count too.
+    let f = Fake::both()
+        .tables(V4, &["mangle"])
+        .answer(Probe::hint(Nft, V4), 3, HINT);
+    let hints = |p: Precision| {
+        [
+            (Probe::hint(Nft, V4), p),
+            (Probe::hint(Nft, V6), p),
+            (Probe::hint(Legacy, V4), p),
+        ]
+    };
+    let d = auto(&f);
+    assert_eq!(d.family(V4).reason.kind(), "hint");
+    assert_eq!(f.asked_of(Table::Mangle), hints(Precision::Bounds));
+
+    f.precisions.borrow_mut().clear();
+    thorough(&f, Setting::Auto);
+    assert_eq!(f.asked_of(Table::Mangle), hints(Precision::Exact));
 }
 
 #[test]

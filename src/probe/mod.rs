@@ -202,6 +202,9 @@ fn kernel_command(p: &Probe, listed: &[String], precision: Precision) -> String 
         (Family::V6, ..) => "IP6T_SO_GET_ENTRIES",
     };
     match (p.mode, p.table) {
+        (Mode::Nft, Table::Mangle) if precision != Precision::Exact => {
+            format!("netlink NFT_MSG_GETCHAIN {fam} mangle")
+        }
         (Mode::Nft, Table::Mangle) => {
             format!("netlink NFT_MSG_GETCHAIN, NFT_MSG_GETRULE {fam} mangle")
         }
@@ -249,7 +252,23 @@ impl Kernel {
         };
         let family = nfproto(p.family);
         let request = |what: &str, e: io::Error| format!("{what}: {e}");
+        let find_hint = |chains: &[String]| {
+            HINT_CHAINS
+                .iter()
+                .copied()
+                .find(|h| chains.iter().any(|c| c == h))
+        };
         match p.table {
+            // A first call wants only the hint from mangle: one chain dump,
+            // where a missing table is just empty.
+            Table::Mangle if precision != Precision::Exact => {
+                let chains = nft
+                    .chain_names(family, "mangle")
+                    .map_err(|e| request("NFT_MSG_GETCHAIN", e))?;
+                let rules = Count::at_least(0);
+                let hint = find_hint(&chains);
+                Ok((Answer::Found { rules, hint }, None))
+            }
             Table::Mangle => {
                 let chains = nft
                     .chains(family, "mangle")
@@ -263,10 +282,7 @@ impl Kernel {
                         None,
                     ));
                 };
-                let hint = HINT_CHAINS
-                    .iter()
-                    .copied()
-                    .find(|h| chains.iter().any(|c| c == h));
+                let hint = find_hint(&chains);
                 let rules = nft
                     .count_small_table(family, "mangle")
                     .map_err(|e| request("NFT_MSG_GETRULE", e))?;
