@@ -8,7 +8,8 @@
 # namespaces, loads N filter rules in one iptables-<mode>-restore call and
 # runs tests/bench/measure.py there: the wrapper's first `iptables -t nat -S`
 # with each probe source (IPTABLES_WRAPPER_PROBES=kernel, =process) against
-# a direct call of the same command, back to back, with the links
+# a direct call of the same command and a bare exec (tests/bench/hop.c, the
+# floor of any wrapper), back to back, with the links
 # reinstalled before every first call; a full save of the host's mode when
 # there is no hint; peak memory; the size of the legacy tables; and
 # per-probe times per source. The host's own rules are never touched. See
@@ -75,6 +76,7 @@ cp "$bin" "$work/iptables-wrapper"
 cc -O2 -static -o "$work/maxrss" "$here/tests/bench/maxrss.c" 2>/dev/null ||
     cc -O2 -o "$work/maxrss" "$here/tests/bench/maxrss.c"
 "$work/maxrss" "$work/floor" /bin/true true
+cc -O2 -static -o "$work/hop" "$here/tests/bench/hop.c" || die "cannot build tests/bench/hop.c statically (libc6-dev)"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: load average $load_before on $(nproc) cores; launcher floor $(cat "$work/floor") KiB" >&2
 
@@ -92,7 +94,7 @@ for n in $sizes; do
             "$python" "$here/tests/bench/measure.py" case \
             --mode "$mode" --hint "$hint" --n "$n" --reps "$r" \
             --rules "$work/rules" --bin "$work/iptables-wrapper" \
-            --scratch "$work/scratch" --maxrss "$work/maxrss" \
+            --scratch "$work/scratch" --maxrss "$work/maxrss" --hop "$work/hop" \
             --multi-dir "$multi_dir" --sources "$sources" >>"$results"
     done
     rm -f "$work/rules"

@@ -500,6 +500,7 @@ def case(a):
     # with the decision printed. The direct call comes first so that whatever
     # it creates exists for every measured call.
     timed(s.env, s.direct(a.mode))
+    timed({**s.env, "HOP_TARGET": s.multi(a.mode)}, (a.hop, ["iptables", *COMMAND]))
     per = {src: {} for src in sources}
     for src in sources:
         s.install()
@@ -510,13 +511,16 @@ def case(a):
             if r.stderr.strip() else ""
         per[src]["decided"] = s.switched_to()
 
-    # The timed loop. Each repetition runs the direct call, one first call per
+    # The timed loop. Each repetition runs the direct call, the bare exec
+    # (tests/bench/hop.c, the floor of any wrapper), one first call per
     # source (the six links reinstalled just before each, outside the timed
     # region) and, with no hint, one full save of the host's mode, back to
     # back; odd repetitions run them in the reverse order. The sources thus
     # share the direct call, the save and whatever the machine does meanwhile.
-    calls = ["direct"] + [f"first:{src}" for src in sources] + ([] if res["hint"] else ["save"])
-    direct, save = [], []
+    calls = (["direct", "hop"] + [f"first:{src}" for src in sources]
+             + ([] if res["hint"] else ["save"]))
+    hop_env = {**s.env, "HOP_TARGET": s.multi(a.mode)}
+    direct, save, hop, hop_delta = [], [], [], []
     first = {src: [] for src in sources}
     delta = {src: [] for src in sources}
     decided = {src: set() for src in sources}
@@ -526,6 +530,9 @@ def case(a):
             if what == "direct":
                 t, rc = timed(s.env, s.direct(a.mode))
                 direct.append(t)
+            elif what == "hop":
+                t, rc = timed(hop_env, (a.hop, ["iptables", *COMMAND]))
+                hop.append(t)
             elif what == "save":
                 t, rc = timed(s.env, s.save(a.mode))
                 save.append(t)
@@ -537,6 +544,7 @@ def case(a):
                 decided[src].add(s.switched_to())
             if rc != 0:
                 sys.exit(f"{what} call exited {rc}")
+        hop_delta.append(hop[-1] - direct[-1])
         for src in sources:
             delta[src].append(first[src][-1] - direct[-1])
     # Whatever else ran on the machine meanwhile, in cores: a disturbance
@@ -547,6 +555,8 @@ def case(a):
 
     res["direct_ms"] = ms(statistics.median(direct))
     res["direct_all_ms"] = [round(ms(x), 3) for x in direct]
+    res["hop_delta_ms"] = ms(statistics.median(hop_delta))
+    res["hop_all_ms"] = [round(ms(x), 3) for x in hop]
     if save:
         res["save_ms"] = ms(statistics.median(save))
         res["save_all_ms"] = [round(ms(x), 3) for x in save]
@@ -701,6 +711,20 @@ def table(rows):
             f"| {fmt_ms(save)} | {save_ratio} "
             f"| {mib(r['first_rss_kb'])} ({mib(r['direct_rss_kb'])}) | {mib(r.get('wrapper_rss_kb'))} "
             f"| {lat} | {mem} | {r.get('background_cores', float('nan')):.2f} |")
+    return "\n".join(lines)
+
+
+def hop_table(rows):
+    """With a hint: the first call's cost over a direct call, next to the
+    cost of the bare exec any wrapper adds on this machine."""
+    lines = ["| host | rules | source | first − direct ms | bare exec − direct ms "
+             "| the wrapper's own work ms |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if not r["hint"] or r.get("hop_delta_ms") is None:
+            continue
+        lines.append(
+            f"| {r['mode']} | {r['n']:,} | {r['source']} | {r['delta_ms']:+.2f} "
+            f"| {r['hop_delta_ms']:+.2f} | {r['delta_ms'] - r['hop_delta_ms']:+.2f} |")
     return "\n".join(lines)
 
 
@@ -873,6 +897,12 @@ def report(a):
         "",
         targets_table(rows, size),
         "",
+        "With a hint, against the floor of any wrapper: a bare exec (`tests/bench/hop.c`, "
+        "a static C program that only execs the multi binary) measured in the same "
+        "repetitions; medians of the per-repetition differences:",
+        "",
+        hop_table(rows),
+        "",
         "The largest legacy table in each no-hint case (read with "
         "`getsockopt(IPT_SO_GET_INFO)`; `IPT_SO_GET_ENTRIES` hands it over in one "
         "buffer of that size plus 40 bytes, the memory allowance without a hint):",
@@ -949,6 +979,7 @@ def main():
     c.add_argument("--reps", type=int, default=20)
     c.add_argument("--multi-dir", default="/usr/sbin")
     c.add_argument("--maxrss", required=True, help="the compiled tests/bench/maxrss.c")
+    c.add_argument("--hop", required=True, help="the compiled tests/bench/hop.c")
     c.add_argument("--sources", default="kernel process",
                    help="IPTABLES_WRAPPER_PROBES values to measure, space-separated")
     r = sub.add_parser("report")
