@@ -252,41 +252,30 @@ impl Kernel {
         };
         let family = nfproto(p.family);
         let request = |what: &str, e: io::Error| format!("{what}: {e}");
-        let find_hint = |chains: &[String]| {
-            HINT_CHAINS
-                .iter()
-                .copied()
-                .find(|h| chains.iter().any(|c| c == h))
-        };
         match p.table {
-            // A first call wants only the hint from mangle: one chain dump,
-            // where a missing table is just empty.
-            Table::Mangle if precision != Precision::Exact => {
-                let chains = nft
-                    .chain_names(family, "mangle")
-                    .map_err(|e| request("NFT_MSG_GETCHAIN", e))?;
-                let rules = Count::at_least(0);
-                let hint = find_hint(&chains);
-                Ok((Answer::Found { rules, hint }, None))
-            }
+            // Each hint chain is looked up by name: the kernel's chain dump
+            // would list every chain of the family, which grows with the
+            // ruleset. Only `detect` also counts mangle's rules; a missing
+            // table has none.
             Table::Mangle => {
-                let chains = nft
-                    .chains(family, "mangle")
-                    .map_err(|e| request("NFT_MSG_GETCHAIN", e))?;
-                let Some(chains) = chains else {
-                    return Ok((
-                        Answer::Found {
-                            rules: Count::ZERO,
-                            hint: None,
-                        },
-                        None,
-                    ));
+                let mut hint = None;
+                for chain in HINT_CHAINS {
+                    let found = nft
+                        .chain_exists(family, "mangle", chain)
+                        .map_err(|e| request("NFT_MSG_GETCHAIN", e))?;
+                    if found {
+                        hint = Some(*chain);
+                        break;
+                    }
+                }
+                let rules = if precision == Precision::Exact {
+                    let n = nft
+                        .count_small_table(family, "mangle")
+                        .map_err(|e| request("NFT_MSG_GETRULE", e))?;
+                    Count::exact(n)
+                } else {
+                    Count::at_least(0)
                 };
-                let hint = find_hint(&chains);
-                let rules = nft
-                    .count_small_table(family, "mangle")
-                    .map_err(|e| request("NFT_MSG_GETRULE", e))?;
-                let rules = Count::exact(rules);
                 Ok((Answer::Found { rules, hint }, None))
             }
             Table::All => {

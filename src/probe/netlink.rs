@@ -235,10 +235,11 @@ impl Nft {
 
     /// Names of all chains of table `table` in `family`, none for a missing
     /// table: one NFT_MSG_GETCHAIN dump, with NFTA_CHAIN_TABLE in the
-    /// request. Kernel 6.18 ignores NFTA_CHAIN_TABLE in a dump request: it
-    /// is sent anyway (harmless, and used by kernels that filter) and the
-    /// reply is filtered here.
-    pub fn chain_names(&mut self, family: u8, table: &str) -> io::Result<Vec<String>> {
+    /// request. Kernel 6.18 ignores NFTA_CHAIN_TABLE in a dump request (a
+    /// chain dump lists every chain of the family): it is sent anyway
+    /// (harmless, and used by kernels that filter) and the reply is
+    /// filtered here.
+    fn chain_names(&mut self, family: u8, table: &str) -> io::Result<Vec<String>> {
         let mut req = Request::new(NFT_MSG_GETCHAIN, family, true);
         req.put_str(NFTA_CHAIN_TABLE, table);
         self.dump(&req, Vec::new, |names, m| {
@@ -249,6 +250,22 @@ impl Nft {
             }
             Ok(())
         })
+    }
+
+    /// Whether chain `chain` of table `table` exists in `family`: a plain
+    /// NFT_MSG_GETCHAIN naming both, which the kernel answers by lookup, with
+    /// ENOENT for a missing table or chain. One round trip, whatever the
+    /// size of the ruleset: a chain dump would carry every chain of the
+    /// family (20,000 chains of a kube-proxy nat table cost 10 ms).
+    pub fn chain_exists(&mut self, family: u8, table: &str, chain: &str) -> io::Result<bool> {
+        let mut req = Request::new(NFT_MSG_GETCHAIN, family, false);
+        req.put_str(NFTA_CHAIN_TABLE, table);
+        req.put_str(NFTA_CHAIN_NAME, chain);
+        match self.exchange(&req, &mut |_| Ok(Flow::More)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Number of rules in table `table` of `family`: a NFT_MSG_GETRULE dump restricted to the table

@@ -65,14 +65,16 @@ END = "<!-- bench:end -->"
 
 
 def gen(n):
-    """A kube-proxy-like *filter table: N rules spread over four chains, each
-    with a destination, a comment and a port, plus an empty *nat table so that
+    """A kube-proxy-like *filter table: N rules, each with a destination, a
+    comment and a port, in chains of four (KUBE-SEP-000000, ...), so that N
+    rules come with N/4 user chains as in kube-proxy's rulesets, where every
+    service and endpoint has its own chain. Plus an empty *nat table so that
     `iptables -t nat -S` finds an existing table in both modes."""
-    chains = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-FIREWALL"]
+    chains = [f"KUBE-SEP-{c:06d}" for c in range((n + 3) // 4)]
     out = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
     out += [f":{c} - [0:0]" for c in chains]
     for i in range(n):
-        c = chains[i % 4]
+        c = chains[i // 4]
         out.append(
             f"-A {c} -d 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}/32 -p tcp "
             f'-m comment --comment "ns-{i % 97}/svc-{i}:http cluster IP" '
