@@ -21,6 +21,9 @@
 #                     "legacy:yes nft:yes legacy:no nft:no")
 #   BENCH_SOURCES     probe sources to compare, values of IPTABLES_WRAPPER_PROBES
 #                     (default "kernel process"; "auto" is allowed too)
+#   BENCH_RULES_PER_CHAIN  put the rules in user chains of this many rules,
+#                     so that chains grow with N as in kube-proxy's rulesets
+#                     (default 0: four chains in all)
 #   BENCH_REPS        repetitions per case (default 20)
 #   BENCH_REPS_LARGE  repetitions when N >= 100000 (default 20)
 #   BENCH_OUT         file to update (default BENCHMARKS.md; "-" for none)
@@ -65,7 +68,7 @@ python=/usr/bin/python3
 # The command line, for the record: any settings given, then how it was run.
 cmd="bash tests/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && cmd="make bench"
-for v in BENCH_SIZES BENCH_CASES BENCH_SOURCES BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
+for v in BENCH_SIZES BENCH_CASES BENCH_SOURCES BENCH_RULES_PER_CHAIN BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
     [ -n "${!v:-}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 
@@ -85,7 +88,7 @@ results=$work/results.jsonl
 for n in $sizes; do
     r=$reps
     [ "$n" -ge 100000 ] && r=$reps_large
-    "$python" "$here/tests/bench/measure.py" gen "$n" >"$work/rules"
+    "$python" "$here/tests/bench/measure.py" gen "$n" --per-chain "${BENCH_RULES_PER_CHAIN:-0}" >"$work/rules"
     for c in $cases; do
         mode=${c%%:*} hint=${c#*:}
         echo "bench: $mode host, hint $hint, $n rules, sources $sources, $r repetitions" >&2

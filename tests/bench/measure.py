@@ -64,17 +64,21 @@ END = "<!-- bench:end -->"
 # Rule generation
 
 
-def gen(n):
+def gen(n, per_chain=0):
     """A kube-proxy-like *filter table: N rules, each with a destination, a
-    comment and a port, in chains of four (KUBE-SEP-000000, ...), so that N
-    rules come with N/4 user chains as in kube-proxy's rulesets, where every
+    comment and a port, spread over four KUBE-* chains; or, with
+    `per_chain` K, in chains of K rules (KUBE-SEP-000000, ...), so that the
+    number of chains grows with N as in kube-proxy's rulesets, where every
     service and endpoint has its own chain. Plus an empty *nat table so that
     `iptables -t nat -S` finds an existing table in both modes."""
-    chains = [f"KUBE-SEP-{c:06d}" for c in range((n + 3) // 4)]
+    if per_chain:
+        chains = [f"KUBE-SEP-{c:06d}" for c in range((n + per_chain - 1) // per_chain)]
+    else:
+        chains = ["KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-FIREWALL"]
     out = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
     out += [f":{c} - [0:0]" for c in chains]
     for i in range(n):
-        c = chains[i // 4]
+        c = chains[i // per_chain] if per_chain else chains[i % 4]
         out.append(
             f"-A {c} -d 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}/32 -p tcp "
             f'-m comment --comment "ns-{i % 97}/svc-{i}:http cluster IP" '
@@ -971,6 +975,8 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gen")
     g.add_argument("n", type=int)
+    g.add_argument("--per-chain", type=int, default=0,
+                   help="rules per user chain (default: four chains in all)")
     c = sub.add_parser("case")
     c.add_argument("--mode", choices=list(MULTI), required=True)
     c.add_argument("--hint", choices=["yes", "no"], required=True)
@@ -996,7 +1002,7 @@ def main():
     r.add_argument("--floor", default="?", help="maxrss of /bin/true, KiB")
     a = p.parse_args()
     if a.cmd == "gen":
-        gen(a.n)
+        gen(a.n, a.per_chain)
     elif a.cmd == "case":
         case(a)
     else:
