@@ -14,32 +14,36 @@
 //! works as usual: on glibc it receives the arguments from `.init_array`,
 //! and `process::exit` flushes stdout.
 
-#![no_main]
+// Test builds keep the harness's own main (this file has no tests).
+#![cfg_attr(not(test), no_main)]
 
-use std::ffi::{c_char, c_int};
+#[cfg(not(test))]
+mod entry {
+    use std::ffi::{c_char, c_int};
 
-use iptables_wrapper::{cli, exec, first_call, locate, names};
+    use iptables_wrapper::{cli, exec, first_call, locate, names};
 
-#[no_mangle]
-pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
-    exec::prepare();
-    let mut args = std::env::args_os();
-    let argv0 = args.next().unwrap_or_default();
-    let rest: Vec<_> = args.collect();
-    let name = locate::basename(&argv0);
-    let result = match names::command(&name) {
-        Some(command) => first_call::run(command, &argv0, rest),
-        None => cli::run(&argv0, rest),
-    };
-    let code = match result {
-        Ok(()) => 0,
-        Err(f) => {
-            eprintln!("iptables-wrapper: {:#}", f.error);
-            if f.usage {
-                eprintln!("{}", cli::USAGE);
+    #[no_mangle]
+    pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+        exec::prepare();
+        let mut args = std::env::args_os();
+        let argv0 = args.next().unwrap_or_default();
+        let rest: Vec<_> = args.collect();
+        let name = locate::basename(&argv0);
+        let result = match names::command(&name) {
+            Some(command) => first_call::run(command, &argv0, rest),
+            None => cli::run(&argv0, rest),
+        };
+        let code = match result {
+            Ok(()) => 0,
+            Err(f) => {
+                eprintln!("iptables-wrapper: {:#}", f.error);
+                if f.usage {
+                    eprintln!("{}", cli::USAGE);
+                }
+                f.code
             }
-            f.code
-        }
-    };
-    std::process::exit(code)
+        };
+        std::process::exit(code)
+    }
 }
