@@ -15,9 +15,8 @@ struct Fake {
     /// Answers that replace `answers` once the clock reaches the time.
     later: Vec<(Duration, Probe, Answer)>,
     native: Option<Vec<String>>,
-    asked: RefCell<Vec<Probe>>,
-    /// Each probe asked, with the precision asked for.
-    precisions: RefCell<Vec<(Probe, Precision)>>,
+    /// Each probe asked, in order, with the precision asked for.
+    asked: RefCell<Vec<(Probe, Precision)>>,
     now: Cell<Duration>,
 }
 
@@ -49,11 +48,11 @@ impl Fake {
         self
     }
     fn asked(&self) -> Vec<Probe> {
-        self.asked.borrow().clone()
+        self.asked.borrow().iter().map(|(p, _)| *p).collect()
     }
     /// The probes of `table` asked, with their precision.
     fn asked_of(&self, table: Table) -> Vec<(Probe, Precision)> {
-        let asked = self.precisions.borrow();
+        let asked = self.asked.borrow();
         asked
             .iter()
             .filter(|(p, _)| p.table == table)
@@ -114,8 +113,7 @@ impl Evidence for Fake {
         _tables: &[Tables; 2],
         precision: Precision,
     ) -> Vec<Observation> {
-        self.asked.borrow_mut().extend_from_slice(probes);
-        self.precisions
+        self.asked
             .borrow_mut()
             .extend(probes.iter().map(|p| (*p, precision)));
         probes
@@ -478,7 +476,7 @@ fn a_first_call_asks_mangle_only_for_its_hint() {
     assert_eq!(d.family(V4).reason.kind(), "hint");
     assert_eq!(f.asked_of(Table::Mangle), hints(Precision::Bounds));
 
-    f.precisions.borrow_mut().clear();
+    f.asked.borrow_mut().clear();
     thorough(&f, Setting::Auto);
     assert_eq!(f.asked_of(Table::Mangle), hints(Precision::Exact));
 }

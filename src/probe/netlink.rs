@@ -221,35 +221,30 @@ impl Nft {
     }
 
     /// Names of all chains of table `table` in `family`, or `None` if the
-    /// table is missing.
+    /// table is missing: a NFT_MSG_GETCHAIN dump with NFTA_CHAIN_TABLE in the
+    /// request.
     ///
     /// The chain dump cannot tell a missing table (its dump is just empty,
     /// like that of a table without chains), so a plain GETTABLE asks first
-    /// and its ENOENT means "missing".
+    /// and its ENOENT means "missing". Kernel 6.18 ignores NFTA_CHAIN_TABLE
+    /// in a dump request (a chain dump lists every chain of the family): it
+    /// is sent anyway (harmless, and used by kernels that filter) and the
+    /// reply is filtered here.
     pub fn chains(&mut self, family: u8, table: &str) -> io::Result<Option<Vec<String>>> {
         if !self.table_exists(family, table)? {
             return Ok(None);
         }
-        self.chain_names(family, table).map(Some)
-    }
-
-    /// Names of all chains of table `table` in `family`, none for a missing
-    /// table: one NFT_MSG_GETCHAIN dump, with NFTA_CHAIN_TABLE in the
-    /// request. Kernel 6.18 ignores NFTA_CHAIN_TABLE in a dump request (a
-    /// chain dump lists every chain of the family): it is sent anyway
-    /// (harmless, and used by kernels that filter) and the reply is
-    /// filtered here.
-    fn chain_names(&mut self, family: u8, table: &str) -> io::Result<Vec<String>> {
         let mut req = Request::new(NFT_MSG_GETCHAIN, family, true);
         req.put_str(NFTA_CHAIN_TABLE, table);
-        self.dump(&req, Vec::new, |names, m| {
+        let names = self.dump(&req, Vec::new, |names, m| {
             if m.kind == NFT_MSG_NEWCHAIN && m.family == family {
                 if let Some(name) = chain_of_table(m.attrs, table)? {
                     names.push(name);
                 }
             }
             Ok(())
-        })
+        })?;
+        Ok(Some(names))
     }
 
     /// Whether chain `chain` of table `table` exists in `family`: a plain
@@ -261,11 +256,7 @@ impl Nft {
         let mut req = Request::new(NFT_MSG_GETCHAIN, family, false);
         req.put_str(NFTA_CHAIN_TABLE, table);
         req.put_str(NFTA_CHAIN_NAME, chain);
-        match self.exchange(&req, &mut |_| Ok(Flow::More)) {
-            Ok(_) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.exists(&req)
     }
 
     /// Number of rules in table `table` of `family`: a NFT_MSG_GETRULE dump restricted to the table
@@ -320,9 +311,9 @@ impl Nft {
         Err(io::Error::from_raw_os_error(libc::EINTR))
     }
 
-    /// Number of rules in `table` from one dump restricted to the table,
-    /// for a table known to exist and known to be small (mangle, read for a
-    /// hint): one round trip where [`Nft::count_rules`] makes several, and
+    /// Number of rules in `table` from one dump restricted to the table
+    /// (none for a missing table, whose dump is just empty), for a table
+    /// known to be small (mangle, read for a hint): one round trip where [`Nft::count_rules`] makes several, and
     /// a table of a few rules cannot make the dump's quadratic walk matter.
     pub fn count_small_table(&mut self, family: u8, table: &str) -> io::Result<u64> {
         let mut req = Request::new(NFT_MSG_GETRULE, family, true);
@@ -386,7 +377,13 @@ impl Nft {
     fn table_exists(&mut self, family: u8, table: &str) -> io::Result<bool> {
         let mut req = Request::new(NFT_MSG_GETTABLE, family, false);
         req.put_str(NFTA_TABLE_NAME, table);
-        match self.exchange(&req, &mut |_| Ok(Flow::More)) {
+        self.exists(&req)
+    }
+
+    /// Sends a plain request that names one object: `Ok(false)` when the
+    /// kernel answers ENOENT.
+    fn exists(&mut self, req: &Request) -> io::Result<bool> {
+        match self.exchange(req, &mut |_| Ok(Flow::More)) {
             Ok(_) => Ok(true),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
             Err(e) => Err(e),

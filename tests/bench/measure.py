@@ -505,8 +505,9 @@ def case(a):
     # Warm-up (discarded): one direct call, then one first call per source
     # with the decision printed. The direct call comes first so that whatever
     # it creates exists for every measured call.
+    hop_env = {**s.env, "HOP_TARGET": s.multi(a.mode)}
     timed(s.env, s.direct(a.mode))
-    timed({**s.env, "HOP_TARGET": s.multi(a.mode)}, (a.hop, ["iptables", *COMMAND]))
+    timed(hop_env, (a.hop, ["iptables", *COMMAND]))
     per = {src: {} for src in sources}
     for src in sources:
         s.install()
@@ -525,7 +526,6 @@ def case(a):
     # share the direct call, the save and whatever the machine does meanwhile.
     calls = (["direct", "hop"] + [f"first:{src}" for src in sources]
              + ([] if res["hint"] else ["save"]))
-    hop_env = {**s.env, "HOP_TARGET": s.multi(a.mode)}
     direct, save, hop, hop_delta = [], [], [], []
     first = {src: [] for src in sources}
     delta = {src: [] for src in sources}
