@@ -25,6 +25,12 @@
 //!    bounds; `detect` counts every rule.
 //! 7. No evidence: nft, the default of every current distribution.
 //!
+//! Could not look is not no evidence: when every probe of a family that ran
+//! was refused or failed (no `CAP_NET_ADMIN`, as in a Dockerfile `RUN`
+//! step), rule 7's default comes with a `probes-refused` warning, and
+//! [`Decision::may_commit`] tells a first call not to switch the names on
+//! it, so that a call with the privileges decides later.
+//!
 //! With `hint_wait`, a call that finds no hint anywhere asks again every
 //! 250 ms until one appears or the time is up, for agents that start before
 //! the kubelet has written its hint.
@@ -374,6 +380,11 @@ pub enum Warning {
     LegacyMaybeMissing,
     /// Legacy won, but nf_tables holds tables of other programs.
     NativeNftables { tables: Vec<String> },
+    /// Every probe of `family` that ran was refused or failed: nothing is
+    /// known, so the mode is only the default. `errors` are the distinct
+    /// errors the probes reported, each after its command. A first call does not switch on this
+    /// ([`Decision::may_commit`]).
+    ProbesRefused { family: Family, errors: Vec<String> },
 }
 
 impl Warning {
@@ -385,6 +396,7 @@ impl Warning {
             Warning::HintWaitExpired { .. } => "hint-wait-expired",
             Warning::LegacyMaybeMissing => "legacy-maybe-missing",
             Warning::NativeNftables { .. } => "native-nftables",
+            Warning::ProbesRefused { .. } => "probes-refused",
         }
     }
 }
@@ -442,6 +454,26 @@ impl fmt::Display for Warning {
                 "legacy chosen, but nf_tables holds tables of other programs ({}), so this host also uses nf_tables",
                 tables.join(", ")
             ),
+            Warning::ProbesRefused { family, errors } => {
+                let denied = |e: &&String| {
+                    e.contains("Operation not permitted") || e.contains("Permission denied")
+                };
+                let shown = errors.iter().find(denied).or(errors.first());
+                write!(f, "every probe of {family} was refused or failed")?;
+                if let Some(e) = shown {
+                    let more = match errors.len() {
+                        1 => String::new(),
+                        2 => ", and 1 other error in detect --json".to_string(),
+                        n => format!(", and {} other errors in detect --json", n - 1),
+                    };
+                    write!(f, " ({e}{more})")?;
+                }
+                f.write_str(", so the mode is only the default; ")?;
+                if errors.iter().any(|e| denied(&e)) {
+                    f.write_str("the wrapper lacks CAP_NET_ADMIN and CAP_NET_RAW (a Dockerfile RUN step, or a container without them); ")?;
+                }
+                f.write_str("a first call runs it without switching the names, so that a call that can look at the host decides")
+            }
         }
     }
 }
@@ -495,6 +527,23 @@ impl Decision {
             (a, b) if a == b => Overall::Same(a),
             _ => Overall::Split,
         }
+    }
+
+    /// Whether a first call (or `switch`) may repoint the names to this
+    /// decision. Not when the probes of a family could not look at the host
+    /// at all (a `probes-refused` warning): the mode is then only the
+    /// default, and committing it would outlive the missing privileges. An
+    /// override commits whatever the probes saw.
+    pub fn may_commit(&self) -> bool {
+        let forced = self
+            .families
+            .iter()
+            .all(|c| matches!(c.reason, Reason::Override(_)));
+        forced
+            || !self
+                .warnings
+                .iter()
+                .any(|w| matches!(w, Warning::ProbesRefused { .. }))
     }
 
     /// Where the names cannot be split (one alternatives `group` covers
@@ -791,7 +840,41 @@ impl Facts {
                 });
             }
         }
+        for f in Family::ALL {
+            d.warnings.extend(refused(&self.observed, f));
+        }
     }
+}
+
+/// The probes-refused warning for `family`, if probes of it ran and none
+/// looked. Looking is any answer from the host: rules or a hint counted
+/// (an empty or missing table included: ENOENT is an answer), or the
+/// kernel saying nf_tables does not exist. A probe refused or failed (its
+/// process fallback included) or timed out could not look; one not run
+/// was never asked.
+fn refused(observed: &[Observation], family: Family) -> Option<Warning> {
+    let ran: Vec<&Observation> = observed
+        .iter()
+        .filter(|o| o.probe.family == family && o.answer != Answer::NotRun)
+        .collect();
+    let looked =
+        |o: &&Observation| matches!(o.answer, Answer::Found { .. } | Answer::NftUnusable(_));
+    if ran.is_empty() || ran.iter().any(looked) {
+        return None;
+    }
+    let mut errors: Vec<String> = vec![];
+    for o in ran {
+        let why = match (&o.answer, &o.detail) {
+            (_, Some(d)) => d.as_str(),
+            (Answer::TimedOut, None) => "timed out",
+            _ => "failed",
+        };
+        let e = format!("{}: {why}", o.command);
+        if !errors.contains(&e) {
+            errors.push(e);
+        }
+    }
+    Some(Warning::ProbesRefused { family, errors })
 }
 
 /// The rules a count probe found, if it was asked and answered.

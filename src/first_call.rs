@@ -57,6 +57,12 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
     }
     let modes = Family::ALL.map(|f| decision.mode(f));
     let mode = modes[Family::of_command(command).index()];
+    if !decision.may_commit() {
+        // The probes could not look (see the probes-refused warning): run
+        // the default and leave the names to a call that can.
+        drop(lock);
+        return become_mode(&dir, mode, command, args, wrapper);
+    }
     match switch::to_modes(&dir, modes, wrapper) {
         Ok(changes) if resolved_mode(&link) == Some(mode) => {
             if settings.debug {

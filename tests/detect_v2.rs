@@ -135,13 +135,14 @@ const REASON_KINDS: [&str; 8] = [
     "tie",
     "default",
 ];
-const WARNING_KINDS: [&str; 6] = [
+const WARNING_KINDS: [&str; 7] = [
     "stranded-rules",
     "override-mismatch",
     "split-not-possible",
     "hint-wait-expired",
     "legacy-maybe-missing",
     "native-nftables",
+    "probes-refused",
 ];
 
 /// `detect --json`'s document, printed by `call KEY`, checked against the
@@ -1015,6 +1016,75 @@ fn each_warning_kind_in_text_and_json() {
         }
         expect(&run, "RESOLVED", &resolved(s.mode, s.mode));
     });
+}
+
+// ---------------------------------------------------------------------------
+// 4b. Could not look is not no evidence. Without CAP_NET_ADMIN and
+// CAP_NET_RAW (a Dockerfile RUN step, a container without them) every
+// probe is refused. On a host whose hint is in legacy, such a call must not
+// commit the default (nft) to the names: it warns, runs nft once, and
+// leaves the names to a later call that can look, which chooses legacy.
+
+#[test]
+fn a_call_without_net_admin_warns_and_leaves_the_names() {
+    each(
+        cases(&["hint in legacy, first call without NET_ADMIN"]),
+        |c| {
+            let run = run(
+            &c.suite,
+            c.layout,
+            "hint legacy iptables
+             np() { setpriv --inh-caps -net_admin,-net_raw --bounding-set -net_admin,-net_raw \"$@\"; }
+             call JSON np $w detect --json
+             call DETECT np $w detect
+             call BLIND np iptables -V
+             links AFTER_BLIND
+             call SEEING iptables -V
+             resolved",
+        );
+            let doc = detect_json(&run, "JSON");
+            expect_family(&doc, "ipv4", Mode::Nft, "default", None);
+            expect_family(&doc, "ipv6", Mode::Nft, "default", None);
+            assert_eq!(
+                warning_kinds(&doc),
+                ["probes-refused", "probes-refused"],
+                "{doc}"
+            );
+            for (family, t) in ["IPv4", "IPv6"]
+                .iter()
+                .zip(warning_texts(&doc, "probes-refused"))
+            {
+                assert!(
+                t.starts_with(&format!("every probe of {family} was refused or failed ("))
+                    && t.contains("Operation not permitted")
+                    && t.contains("lacks CAP_NET_ADMIN and CAP_NET_RAW"),
+                "the warning should name the family, quote the error and name the capabilities: {t:?}"
+            );
+            }
+            expect_detect_text(&run, "DETECT", &doc);
+            // The call without the capabilities runs the default once, says
+            // why, and changes no name.
+            expect_version(&run, "BLIND", Mode::Nft);
+            let warned = stderr_warnings(&run, "BLIND_ERR");
+            for family in ["IPv4", "IPv6"] {
+                assert!(
+                    warned.iter().any(|w| w
+                        .starts_with(&format!("every probe of {family} was refused or failed"))
+                        && w.contains("CAP_NET_ADMIN")),
+                    "the first call without NET_ADMIN should warn for {family}\n{run}"
+                );
+            }
+            expect(
+                &run,
+                "AFTER_BLIND",
+                &c.layout.links(Target::Wrapper, Target::Wrapper),
+            );
+            // A call that can look decides: legacy, from the hint.
+            expect_version(&run, "SEEING", Mode::Legacy);
+            expect(&run, "SEEING_ERR", "");
+            expect(&run, "RESOLVED", &resolved(Mode::Legacy, Mode::Legacy));
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------
