@@ -70,17 +70,42 @@ pub fn command(p: &Probe) -> String {
     s
 }
 
-/// Runs `probes` at once through the multi binaries in `dir`.
+/// Runs `probes` at once through the multi binaries in `dir`, each for at
+/// most `timeout`.
 pub fn run(dir: &Path, timeout: Duration, probes: &[Probe]) -> Vec<Observation> {
     let deadline = Instant::now() + timeout;
-    let started: Vec<_> = probes.iter().map(|p| start(dir, p)).collect();
+    let asked: Vec<(Probe, Instant)> = probes.iter().map(|p| (*p, deadline)).collect();
+    run_until(dir, timeout, &asked)
+}
+
+/// Runs each probe at once until its own deadline (what is left of a
+/// `timeout` that a kernel source began). A probe whose deadline has
+/// passed is not started.
+pub fn run_until(dir: &Path, timeout: Duration, probes: &[(Probe, Instant)]) -> Vec<Observation> {
+    let started: Vec<_> = probes
+        .iter()
+        .map(|(p, deadline)| {
+            if Instant::now() >= *deadline {
+                return Err(None);
+            }
+            start(dir, p).map_err(Some)
+        })
+        .collect();
     probes
         .iter()
         .zip(started)
-        .map(|(p, s)| {
+        .map(|((p, deadline), s)| {
             let (answer, detail, elapsed) = match s {
-                Ok(s) => judge(p, s.finish(deadline, timeout)),
-                Err(why) => (Answer::Failed, Some(why), None),
+                Ok(s) => judge(p, s.finish(*deadline, timeout)),
+                Err(Some(why)) => (Answer::Failed, Some(why), None),
+                Err(None) => (
+                    Answer::TimedOut,
+                    Some(format!(
+                        "not run: no time left of its {} s",
+                        timeout.as_secs_f64()
+                    )),
+                    None,
+                ),
             };
             Observation {
                 probe: *p,
@@ -272,6 +297,28 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         );
         assert_eq!(out[0].answer, Answer::TimedOut, "{out:?}");
         assert_eq!(out[1].answer, Answer::TimedOut, "{out:?}");
+        // A fallback whose probe's deadline a kernel source used up is not
+        // started, and the probe timed out; one with time left gets only that.
+        let now = Instant::now();
+        let left = run_until(
+            &dir,
+            Duration::from_secs(5),
+            &[
+                (Probe::count(Mode::Nft, Family::V4), now),
+                (
+                    Probe::count(Mode::Nft, Family::V6),
+                    now + Duration::from_millis(300),
+                ),
+            ],
+        );
+        assert_eq!(left[0].answer, Answer::TimedOut, "{left:?}");
+        assert_eq!(left[0].elapsed, None, "never started: {left:?}");
+        assert_eq!(left[1].answer, Answer::TimedOut, "{left:?}");
+        assert!(
+            now.elapsed() < Duration::from_secs(4),
+            "the fallback had its own deadline, not a fresh 5 s: {:?}",
+            now.elapsed()
+        );
         let missing = run(
             &dir.join("nowhere"),
             T,
