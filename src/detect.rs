@@ -27,7 +27,8 @@
 //!
 //! Could not look is not no evidence: when every probe of a family that ran
 //! was refused or failed (no `CAP_NET_ADMIN`, as in a Dockerfile `RUN`
-//! step), rule 7's default comes with a `probes-refused` warning, and
+//! step) and rules 1 to 5 did not decide it, its mode (from counts that
+//! miss it, or the default) comes with a `probes-refused` warning, and
 //! [`Decision::may_commit`] tells a first call not to switch the names on
 //! it, so that a call with the privileges decides later.
 //!
@@ -47,7 +48,9 @@ use crate::settings::Setting;
 /// Chains the kubelet creates in the mangle table of the mode it uses.
 /// `KUBE-IPTABLES-HINT` is the documented hint (Kubernetes 1.24+);
 /// `KUBE-KUBELET-CANARY` is older kubelets' canary chain, made in the same
-/// mode. A list of data: add a name here and every source looks for it.
+/// mode. A list of data: every source looks for the names it is given,
+/// these first, then the operator's (`IPTABLES_WRAPPER_HINT_CHAINS`, see
+/// `settings.rs`), so a hint is always one of a known list.
 pub const HINT_CHAINS: &[&str] = &["KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"];
 
 /// How often a hint wait asks again.
@@ -314,6 +317,19 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// Whether the mode rests on something seen or set (a hint, in either
+    /// family, the kernel, the installation, the override), rather than on
+    /// counts or the default, which a family whose probes could not look
+    /// leaves open.
+    pub fn is_evidence(&self) -> bool {
+        !matches!(
+            self,
+            Reason::RuleCount { .. } | Reason::Tie { .. } | Reason::Default
+        )
+    }
+}
+
 /// `KUBE-IPTABLES-HINT in ip6tables-nft mangle`
 fn hint_place(chain: &str, mode: Mode, family: Family) -> String {
     format!("{chain} in {}-{mode} mangle", family.prefix())
@@ -380,8 +396,9 @@ pub enum Warning {
     LegacyMaybeMissing,
     /// Legacy won, but nf_tables holds tables of other programs.
     NativeNftables { tables: Vec<String> },
-    /// Every probe of `family` that ran was refused or failed: nothing is
-    /// known, so the mode is only the default. `errors` are the distinct
+    /// Every probe of `family` that ran was refused or failed, and no hint
+    /// (of the other family), override or installation decided it: its
+    /// mode is a guess. `errors` are the distinct
     /// errors the probes reported, each after its command. A first call does not switch on this
     /// ([`Decision::may_commit`]).
     ProbesRefused { family: Family, errors: Vec<String> },
@@ -468,7 +485,7 @@ impl fmt::Display for Warning {
                     };
                     write!(f, " ({e}{more})")?;
                 }
-                f.write_str(", so the mode is only the default; ")?;
+                f.write_str(", so nothing is known of its rules or hint; ")?;
                 if errors.iter().any(|e| denied(&e)) {
                     f.write_str("the wrapper lacks CAP_NET_ADMIN and CAP_NET_RAW (a Dockerfile RUN step, or a container without them); ")?;
                 }
@@ -531,19 +548,14 @@ impl Decision {
 
     /// Whether a first call (or `switch`) may repoint the names to this
     /// decision. Not when the probes of a family could not look at the host
-    /// at all (a `probes-refused` warning): the mode is then only the
-    /// default, and committing it would outlive the missing privileges. An
-    /// override commits whatever the probes saw.
+    /// at all and nothing else decided it (a `probes-refused` warning): the
+    /// mode is then a guess, and committing it would outlive the missing
+    /// privileges. An override, or a hint in the other family, commits.
     pub fn may_commit(&self) -> bool {
-        let forced = self
-            .families
+        !self
+            .warnings
             .iter()
-            .all(|c| matches!(c.reason, Reason::Override(_)));
-        forced
-            || !self
-                .warnings
-                .iter()
-                .any(|w| matches!(w, Warning::ProbesRefused { .. }))
+            .any(|w| matches!(w, Warning::ProbesRefused { .. }))
     }
 
     /// Where the names cannot be split (one alternatives `group` covers
@@ -841,7 +853,9 @@ impl Facts {
             }
         }
         for f in Family::ALL {
-            d.warnings.extend(refused(&self.observed, f));
+            if !d.family(f).reason.is_evidence() {
+                d.warnings.extend(refused(&self.observed, f));
+            }
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct Host {
     pub dir: PathBuf,
     pub timeout: Duration,
     pub sources: Sources,
+    /// The chain names that count as hints, in order.
+    pub hints: &'static [&'static str],
     started: Instant,
 }
 
@@ -49,8 +51,14 @@ impl Host {
             dir,
             timeout,
             sources,
+            hints: HINT_CHAINS,
             started: Instant::now(),
         }
+    }
+
+    /// Counts `hints` as hint chains instead of the kubelet's alone.
+    pub fn with_hints(self, hints: &'static [&'static str]) -> Host {
+        Host { hints, ..self }
     }
 
     pub fn multi(&self, mode: Mode) -> PathBuf {
@@ -90,10 +98,11 @@ impl Evidence for Host {
         precision: Precision,
     ) -> Vec<Observation> {
         if self.sources == Sources::Process {
-            return process::run(&self.dir, self.timeout, probes);
+            return process::run(&self.dir, self.timeout, self.hints, probes);
         }
         let mut kernel = Kernel {
             timeout: self.timeout,
+            hints: self.hints,
             nft: None,
         };
         let mut done: Vec<Option<Observation>> = Vec::with_capacity(probes.len());
@@ -139,7 +148,7 @@ impl Evidence for Host {
         // each until its own deadline.
         let asked: Vec<(Probe, Instant)> =
             fallback.iter().map(|(i, d, _)| (probes[*i], *d)).collect();
-        let ran = process::run_until(&self.dir, self.timeout, &asked);
+        let ran = process::run_until(&self.dir, self.timeout, self.hints, &asked);
         for ((i, _, why), mut o) in fallback.into_iter().zip(ran) {
             let note = format!("kernel source unavailable ({why}); ran the command");
             o.detail = Some(match o.detail {
@@ -245,6 +254,7 @@ fn kernel_command(p: &Probe, listed: &[String], precision: Precision) -> String 
 /// once, by the first nft probe.
 struct Kernel {
     timeout: Duration,
+    hints: &'static [&'static str],
     nft: Option<Result<Nft, Unanswered>>,
 }
 
@@ -281,7 +291,7 @@ impl Kernel {
     ) -> KernelAnswer {
         match p.mode {
             Mode::Nft => self.ask_nft(p, precision, deadline),
-            Mode::Legacy => ask_legacy(p, listed, precision),
+            Mode::Legacy => ask_legacy(p, listed, precision, self.hints),
         }
     }
 
@@ -313,7 +323,7 @@ impl Kernel {
             // table has none.
             Table::Mangle => {
                 let mut hint = None;
-                for chain in HINT_CHAINS {
+                for chain in self.hints {
                     let found = nft
                         .chain_exists(family, "mangle", chain)
                         .map_err(|e| request("NFT_MSG_GETCHAIN", e))?;
@@ -387,7 +397,12 @@ fn open_nft(timeout: Duration, deadline: Instant) -> Result<Nft, Unanswered> {
 /// where they say enough. Only tables the kernel lists are ever named:
 /// asking x_tables for any other creates it. A listed table that has
 /// vanished since (ENOENT) holds nothing.
-fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswer {
+fn ask_legacy(
+    p: &Probe,
+    listed: &[String],
+    precision: Precision,
+    hints: &'static [&'static str],
+) -> KernelAnswer {
     let tables: Vec<&str> = match p.table {
         Table::Mangle => vec!["mangle"],
         Table::All => listed.iter().map(String::as_str).collect(),
@@ -408,7 +423,7 @@ fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswe
         } else {
             xtables::read_table(family, t).map(|s| {
                 if p.table == Table::Mangle {
-                    hint = HINT_CHAINS
+                    hint = hints
                         .iter()
                         .copied()
                         .find(|h| s.user_chains.iter().any(|c| c == h));
