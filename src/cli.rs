@@ -51,6 +51,8 @@ Environment:
   IPTABLES_WRAPPER_MODE=auto|legacy|nft   force a mode (default auto; any case)
   IPTABLES_WRAPPER_HINT_WAIT=SECONDS      without a kubelet hint, wait up to this
                                           long for one (default 0, at most 300)
+  IPTABLES_WRAPPER_HINT_CHAINS=NAME,...   more chain names that count as hints,
+                                          after KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY
   IPTABLES_WRAPPER_PROBE_TIMEOUT=SECONDS  limit on each probe (default 5)
   IPTABLES_WRAPPER_PROBES=auto|kernel|process  where probes get their answers
   IPTABLES_WRAPPER_DEBUG=1                print the first call's decision to stderr

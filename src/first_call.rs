@@ -57,6 +57,12 @@ pub fn run(command: &'static str, argv0: &OsStr, args: Vec<OsString>) -> Result<
     }
     let modes = Family::ALL.map(|f| decision.mode(f));
     let mode = modes[Family::of_command(command).index()];
+    if !decision.may_commit() {
+        // The probes could not look (see the probes-refused warning): run
+        // the default and leave the names to a call that can.
+        drop(lock);
+        return become_mode(&dir, mode, command, args, wrapper);
+    }
     match switch::to_modes(&dir, modes, wrapper) {
         Ok(changes) if resolved_mode(&link) == Some(mode) => {
             if settings.debug {
@@ -110,7 +116,8 @@ fn warn(msg: std::fmt::Arguments) {
 /// names allows them: where one alternatives group covers both families,
 /// IPv4's mode for both. `thorough` is `detect`'s: all the evidence.
 pub fn decide(dir: &Path, settings: &Settings, thorough: bool) -> Result<Decision, Failure> {
-    let host = Host::new(dir.to_path_buf(), settings.probe_timeout, settings.sources);
+    let host = Host::new(dir.to_path_buf(), settings.probe_timeout, settings.sources)
+        .with_hints(settings.hint_chains);
     let request = Request {
         setting: settings.mode,
         hint_wait: settings.hint_wait,
