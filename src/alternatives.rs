@@ -72,7 +72,7 @@ impl Tool {
         let Some(dir) = root.dir() else {
             return Tool::find().with_context(|| {
                 format!(
-                    "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives is in {}",
+                    "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives is in {}. Add it, or pass --symlinks to link the names directly",
                     TOOL_DIRS.join(", ")
                 )
             });

@@ -143,7 +143,12 @@ pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result
 /// Sets each group to its family's mode: the `iptables` group to IPv4's,
 /// `ip6tables` to IPv6's. A group covering both families gets IPv4's.
 fn alternatives_to_modes(modes: [Mode; 2]) -> Result<Vec<String>> {
-    let tool = Tool::for_root(&Root::HOST, System::Dpkg)?;
+    let tool = Tool::find().with_context(|| {
+        format!(
+            "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives was found in {}",
+            alternatives::TOOL_DIRS.join(", ")
+        )
+    })?;
     let mut changes = Vec::new();
     for (group, g, _) in groups(&Root::HOST)? {
         let family = Family::of_command(group);
@@ -204,8 +209,7 @@ pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Resu
         };
         let found = groups(root).map_err(|e| anyhow!("{e:#}; pass --symlinks"))?;
         for (group, mut links, system) in found {
-            let tool = Tool::for_root(root, system)
-                .map_err(|e| anyhow!("{e:#}. (Or pass --symlinks to link the names directly.)"))?;
+            let tool = Tool::for_root(root, system)?;
             if !same_dir(&links.master) {
                 bail!(
                     "the {group} alternative manages {}, but the wrapper is in {}; install it next to the iptables it stands in for",
