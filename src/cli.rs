@@ -20,7 +20,7 @@ use crate::Failure;
 pub const USAGE: &str = "\
 usage: iptables-wrapper detect [--json] [--dir DIR]
        iptables-wrapper verify [--json] [--dir DIR]
-       iptables-wrapper install [--no-sanity-check] [--symlinks] [--root DIR]
+       iptables-wrapper install [--no-sanity-check] [--symlinks] [--root DIR [--wrapper FILE]]
        iptables-wrapper --help | --version";
 
 pub const HELP: &str = "\
@@ -40,7 +40,7 @@ Commands:
   verify [--json] [--dir DIR]
       Check that the six names exist and lead to the wrapper or to one mode
       per family. Exit status 0 when consistent, 1 when not.
-  install [--no-sanity-check] [--symlinks] [--root DIR]
+  install [--no-sanity-check] [--symlinks] [--root DIR [--wrapper FILE]]
       Put the wrapper in front of the six names, in the directory this
       binary is in (run it by absolute path). Registers it with
       update-alternatives/alternatives where those manage iptables,
@@ -52,6 +52,8 @@ Commands:
       /usr/bin, /bin holding xtables-*-multi), reads the iptables version
       from its package database or binaries, and uses this machine's
       update-alternatives --root where Debian's alternatives manage it.
+      --wrapper FILE copies FILE instead: the build for the image's
+      architecture when it is not this machine's.
 
 Environment:
   IPTABLES_WRAPPER_MODE=auto|legacy|nft   force a mode (default auto; any case)
@@ -177,14 +179,21 @@ fn install_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure>
         sanity_check: true,
         symlinks: false,
         root: None,
+        wrapper: None,
     };
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("no-sanity-check") => opts.sanity_check = false,
             Long("symlinks") => opts.symlinks = true,
             Long("root") => opts.root = Some(parser.value().map_err(usage)?.into()),
+            Long("wrapper") => opts.wrapper = Some(parser.value().map_err(usage)?.into()),
             other => return Err(usage(other.unexpected())),
         }
+    }
+    if opts.wrapper.is_some() && opts.root.is_none() {
+        return Err(Failure::usage(
+            "--wrapper only goes with --root: without it, install sets up the binary it is",
+        ));
     }
     let settings = Settings::from_env()?;
     install::run(argv0, opts, &settings)

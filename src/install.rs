@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 
 use crate::deadline::{self, Finished};
+use crate::elf::Machine;
 use crate::installed::{self, is_executable};
 use crate::locate::{self, FileId};
 use crate::names::{self, Mode};
@@ -29,6 +30,9 @@ pub struct Options {
     /// `--root DIR`: set up the image whose root file system is DIR, from
     /// outside, running nothing inside it.
     pub root: Option<PathBuf>,
+    /// `--wrapper FILE` (with `--root`): the wrapper to copy into DIR, for
+    /// an image of another architecture; this binary by default.
+    pub wrapper: Option<PathBuf>,
 }
 
 fn refuse(msg: impl std::fmt::Display) -> Failure {
@@ -103,6 +107,22 @@ pub fn run(argv0: &OsStr, opts: Options, settings: &Settings) -> Result<(), Fail
             root.show(&dir)
         )));
     }
+    // What goes into another root: this binary, or the one given for it.
+    let source = match (&opts.root, &opts.wrapper) {
+        (Some(_), Some(w)) => {
+            if !is_executable(w) {
+                return Err(Failure::setting(format_args!(
+                    "install --wrapper {}: not an executable file. Give the iptables-wrapper binary built for the image's architecture",
+                    w.display()
+                )));
+            }
+            w.clone()
+        }
+        _ => own.clone(),
+    };
+    if root.dir().is_some() {
+        same_machine(&root, &dir, present[0], &source, opts.wrapper.is_some())?;
+    }
     if opts.sanity_check {
         sanity_check(&root, &dir, &present, settings.probe_timeout)?;
     }
@@ -115,10 +135,10 @@ pub fn run(argv0: &OsStr, opts: Options, settings: &Settings) -> Result<(), Fail
             .resolve(&dir)
             .ok_or_else(|| refuse(format_args!("{} is gone", root.show(&dir))))?;
         let to = real_dir.join(WRAPPER);
-        if put_copy(&own, &to)
-            .with_context(|| format!("cannot copy {} to {}", own.display(), to.display()))?
+        if put_copy(&source, &to)
+            .with_context(|| format!("cannot copy {} to {}", source.display(), to.display()))?
         {
-            println!("copied {} to {}", own.display(), to.display());
+            println!("copied {} to {}", source.display(), to.display());
         }
     }
     for step in plan {
@@ -127,6 +147,37 @@ pub fn run(argv0: &OsStr, opts: Options, settings: &Settings) -> Result<(), Fail
         }
     }
     Ok(())
+}
+
+/// Refuses a wrapper built for another machine than the image's iptables
+/// (`mode`'s multi binary in `dir`): every call of the six names would fail
+/// with "Exec format error". A multi binary that is no ELF file (a script)
+/// says nothing about the machine.
+fn same_machine(
+    root: &Root,
+    dir: &Path,
+    mode: Mode,
+    wrapper: &Path,
+    given: bool,
+) -> Result<(), Failure> {
+    let multi = dir.join(mode.multi());
+    let Some(image) = root.resolve(&multi).and_then(|p| Machine::of(&p)) else {
+        return Ok(());
+    };
+    let what = if given { "" } else { " (this binary)" };
+    match Machine::of(wrapper) {
+        Some(m) if m == image => Ok(()),
+        Some(m) => Err(refuse(format_args!(
+            "{}{what} is built for {m}, but {} is built for {image}. Give the iptables-wrapper built for {image} with --wrapper FILE",
+            wrapper.display(),
+            root.show(&multi)
+        ))),
+        None => Err(refuse(format_args!(
+            "{}{what} is not an ELF executable, but {} is one built for {image}. Give the iptables-wrapper built for {image} with --wrapper FILE",
+            wrapper.display(),
+            root.show(&multi)
+        ))),
+    }
 }
 
 /// The image's iptables directory: the first of [`IPTABLES_DIRS`] that

@@ -12,6 +12,7 @@ pub mod alternatives;
 pub mod cli;
 pub mod deadline;
 pub mod detect;
+pub mod elf;
 pub mod exec;
 pub mod first_call;
 pub mod install;

@@ -972,7 +972,8 @@ host_alternatives after
 /// refused and change nothing; stand-in multi binaries that would print
 /// 1.8.2 and leave a mark if run are never run (dpkg's version wins); and
 /// multi binaries for another architecture (arm64's ELF machine number)
-/// with no package database give their version from their bytes.
+/// with no package database give their version from their bytes, and take
+/// a wrapper built for it (`--wrapper`), not this one.
 #[test]
 fn install_root_refusals_and_binaries_it_does_not_run() {
     common::each(suites(), |suite| {
@@ -980,6 +981,7 @@ fn install_root_refusals_and_binaries_it_does_not_run() {
             suite,
             r#"
 step missing "$W" install --root "$STEPS/nope"
+step alone "$W" install --wrapper "$W"
 mkdir "$STEPS/empty"
 step empty "$W" install --root "$STEPS/empty"
 cp "$R/var/lib/dpkg/status" "$STEPS/status"
@@ -999,7 +1001,12 @@ for m in nft legacy; do
     printf '\267\000' | dd of="$R/usr/sbin/xtables-$m-multi" bs=1 seek=18 conv=notrunc status=none
 done
 rm "$R/var/lib/dpkg/status"
-step foreign "$W" install --root "$R" --symlinks
+snap >"$STEPS/before"
+step foreign_own "$W" install --root "$R" --symlinks
+unchanged foreign_own
+cp "$W" "$STEPS/wrapper-arm64"
+printf '\267\000' | dd of="$STEPS/wrapper-arm64" bs=1 seek=18 conv=notrunc status=none
+step foreign "$W" install --root "$R" --symlinks --wrapper "$STEPS/wrapper-arm64"
 "#,
             "",
             &[],
@@ -1014,6 +1021,12 @@ step foreign "$W" install --root "$R" --symlinks
                 && missing
                     .err
                     .contains("Give the directory that holds the image's root"),
+            "{run}"
+        );
+        let alone = step(&run, "alone");
+        assert_eq!(alone.rc, 2, "--wrapper without --root:\n{run}");
+        assert!(
+            alone.err.contains("--wrapper only goes with --root"),
             "{run}"
         );
         let empty = step(&run, "empty");
@@ -1039,17 +1052,20 @@ step foreign "$W" install --root "$R" --symlinks
         let registered: Vec<String> = REGISTERED.iter().map(|l| l.to_string()).collect();
         assert_installed(&run, "notrun", "/usr/sbin", &registered);
         assert_eq!(run.get("ran"), "no", "a root's binary was run:\n{run}");
-        // The version check could only read the binaries' bytes.
+        // An arm64 root takes an arm64 wrapper, and its version check
+        // could only read the binaries' bytes.
+        assert_refused(
+            &run,
+            "foreign_own",
+            &[
+                "(this binary) is built for x86_64, but /usr/sbin/xtables-legacy-multi (in ",
+                ") is built for aarch64. Give the iptables-wrapper built for aarch64 with --wrapper FILE",
+            ],
+        );
         let linked: Vec<String> = NAMES
             .iter()
-            .map(|n| {
-                format!(
-                    "linked {}/usr/sbin/{n} -> iptables-wrapper",
-                    root_of(&run, "notrun")
-                )
-            })
+            .map(|n| format!("linked $R/usr/sbin/{n} -> iptables-wrapper"))
             .collect();
-        let linked: Vec<&str> = linked.iter().map(String::as_str).collect();
-        assert_printed(&run, "foreign", &linked);
+        assert_installed(&run, "foreign", "/usr/sbin", &linked);
     });
 }
