@@ -94,10 +94,16 @@ impl Tool {
                     TOOL_DIRS.join(", ")
                 )
             })?;
-        Ok(Tool {
+        let tool = Tool {
             path: dpkg,
             root: Some(dir.to_path_buf()),
-        })
+        };
+        // update-alternatives has --root since dpkg 1.20.1 (Debian 11): find out now, before anything
+        // changes, with a query that changes nothing.
+        tool.run(&["--query", "iptables"])
+            .or_else(|_| tool.run(&["--query", "ip6tables"]))
+            .context("this machine's update-alternatives cannot read the image's alternatives with --root. Pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)")?;
+        Ok(tool)
     }
 
     /// Runs the tool with `args`, keeping its chatter off our stdout (which

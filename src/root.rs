@@ -34,22 +34,19 @@ impl Root {
     pub const HOST: Root = Root { dir: None };
 
     /// The image whose `/` is `dir` on this machine. `dir` must be a
-    /// directory; it is made absolute and canonical once, here. `/` itself is
-    /// the host.
+    /// directory; it is made absolute and canonical once, here. `/` is
+    /// handled as any other root, so that `install --root /` does what it
+    /// says (copies the wrapper in, uses `update-alternatives --root /`).
     pub fn at(dir: &Path) -> Result<Root> {
         let real =
             fs::canonicalize(dir).with_context(|| format!("cannot open {}", dir.display()))?;
         if !real.is_dir() {
             bail!("{} is not a directory", dir.display());
         }
-        Ok(if real == Path::new("/") {
-            Root::HOST
-        } else {
-            Root { dir: Some(real) }
-        })
+        Ok(Root { dir: Some(real) })
     }
 
-    /// The root directory on this machine, if it is not the host's `/`.
+    /// The root directory on this machine, unless this is the host.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }
@@ -184,7 +181,9 @@ mod tests {
             .show(Path::new("/usr/sbin"))
             .starts_with("/usr/sbin (in /"));
         // The host maps nothing and leaves resolving to the kernel.
-        assert_eq!(Root::at(Path::new("/")).unwrap(), Root::HOST);
+        let slash = Root::at(Path::new("/")).unwrap();
+        assert_eq!(slash.dir(), Some(Path::new("/")));
+        assert_eq!(slash.path("/usr/sbin"), PathBuf::from("/usr/sbin"));
         assert_eq!(Root::HOST.path("/usr/sbin"), PathBuf::from("/usr/sbin"));
         assert_eq!(
             Root::HOST.resolve(Path::new("/x/../y")),
