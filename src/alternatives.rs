@@ -98,8 +98,9 @@ impl Tool {
             path: dpkg,
             root: Some(dir.to_path_buf()),
         };
-        // update-alternatives has --root since dpkg 1.20.1 (Debian 11): find out now, before anything
-        // changes, with a query that changes nothing.
+        // update-alternatives has --root since dpkg 1.20.1 (Debian 11):
+        // find out now, before anything changes, with a query that changes
+        // nothing.
         tool.run(&["--query", "iptables"])
             .or_else(|_| tool.run(&["--query", "ip6tables"]))
             .context("this machine's update-alternatives cannot read the image's alternatives with --root. Pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)")?;
