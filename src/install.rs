@@ -249,18 +249,11 @@ fn sanity_check(
             None => {
                 run_version(&multi, timeout).map_err(|e| refuse(format_args!("{e}. {OVERRIDE}")))?
             }
-            Some(_) => Ran::NotRun,
+            Some(d) => Ran::NotRun(format!("the binaries in {} are not run", d.display())),
         };
         let (v, source) = match ran {
             Ran::Version(v) => (v, format!("`{} --version`", multi.display())),
-            Ran::CannotExec(_) | Ran::NotRun => {
-                let why = match &ran {
-                    Ran::CannotExec(e) => format!("{} cannot be run ({e})", multi.display()),
-                    _ => format!(
-                        "the binaries in {} are not run",
-                        root.dir().unwrap_or(Path::new("/")).display()
-                    ),
-                };
+            Ran::NotRun(why) => {
                 let (v, from) = without_running(root, &multi).ok_or_else(|| {
                     refuse(format_args!(
                         "cannot tell the iptables version: {why}; neither dpkg's status file ({DPKG_STATUS}) nor apk's database ({}) lists an installed iptables package, and {} holds no version string. If you know it is {} or newer, rerun with --no-sanity-check",
@@ -298,11 +291,10 @@ fn without_running(root: &Root, multi: &Path) -> Option<(Version, String)> {
 /// What running `--version` told us.
 enum Ran {
     Version(Version),
-    /// exec failed: a binary for another architecture ("Exec format
-    /// error"), a missing loader, no permission.
-    CannotExec(std::io::Error),
-    /// Not run: it belongs to another root (`--root`).
-    NotRun,
+    /// Not run, and why: exec failed (a binary for another architecture,
+    /// "Exec format error"; a missing loader; no permission), or it belongs
+    /// to another root (`--root`).
+    NotRun(String),
 }
 
 /// `xtables-<mode>-multi iptables --version`, parsed, within `timeout`.
@@ -311,7 +303,12 @@ enum Ran {
 fn run_version(multi: &Path, timeout: Duration) -> Result<Ran, String> {
     let started = match deadline::start(multi, "iptables", &["--version"], deadline::read_all) {
         Ok(s) => s,
-        Err(e) => return Ok(Ran::CannotExec(e)),
+        Err(e) => {
+            return Ok(Ran::NotRun(format!(
+                "{} cannot be run ({e})",
+                multi.display()
+            )))
+        }
     };
     let text = match started.finish(Instant::now() + timeout, timeout) {
         Finished::Ended(ended) => ended.output.unwrap_or_default(),
@@ -405,9 +402,9 @@ mod tests {
         ));
         // Garbage: exec fails, and it must not be handed to /bin/sh instead.
         let garbage = stand_in("garbage", b"\x7fELF\x00\x01junk");
-        assert!(matches!(run_version(&garbage, t), Ok(Ran::CannotExec(_))));
+        assert!(matches!(run_version(&garbage, t), Ok(Ran::NotRun(_))));
         let script = stand_in("noshebang", b"echo iptables v1.8.9\n");
-        assert!(matches!(run_version(&script, t), Ok(Ran::CannotExec(_))));
+        assert!(matches!(run_version(&script, t), Ok(Ran::NotRun(_))));
         let silent = stand_in("silent", b"#!/bin/sh\necho hello\n");
         let e = run_version(&silent, t).err().unwrap();
         assert!(
