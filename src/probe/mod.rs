@@ -23,20 +23,23 @@ pub mod xtables;
 
 use std::fs;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::detect::{
     Answer, Count, Evidence, Observation, Precision, Probe, Source, Table, Tables, HINT_CHAINS,
 };
+use crate::installed;
 use crate::names::{Family, Mode};
+use crate::root::Root;
 use crate::settings::Sources;
 
 use netlink::{Nft, Tally};
 
 /// The iptables installation in one directory, on this kernel.
 pub struct Host {
+    /// Where `/` is: the running system's, since probes ask this kernel.
+    pub root: Root,
     pub dir: PathBuf,
     pub timeout: Duration,
     pub sources: Sources,
@@ -48,6 +51,7 @@ pub struct Host {
 impl Host {
     pub fn new(dir: PathBuf, timeout: Duration, sources: Sources) -> Host {
         Host {
+            root: Root::HOST,
             dir,
             timeout,
             sources,
@@ -66,20 +70,13 @@ impl Host {
     }
 }
 
-/// True if `path` is a regular file (after links) that someone may execute.
-pub fn is_executable(path: &Path) -> bool {
-    fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
 impl Evidence for Host {
     fn installed(&self, mode: Mode) -> bool {
-        is_executable(&self.multi(mode))
+        installed::has(&self.root, &self.dir, mode)
     }
 
     fn legacy_tables(&self, family: Family) -> Tables {
-        read_tables(Path::new(family.legacy_tables_file()))
+        read_tables(&self.root.path(family.legacy_tables_file()))
     }
 
     fn command(&self, probe: &Probe) -> (String, Source) {
