@@ -844,6 +844,8 @@ fn invalid(what: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::bytes::both_orders;
+    use crate::probe::uapi_layout::{fixture, in_order, ORDERS};
 
     /// Builds one netlink message: header, then `payload`, padded.
     fn nlmsg(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
@@ -901,58 +903,64 @@ mod tests {
 
     #[test]
     fn request_encoding() {
-        let mut r = Request::new(NFT_MSG_GETRULE, NFPROTO_IPV4, true);
-        r.put_str(NFTA_RULE_TABLE, "nat");
-        let b = r.encode(7);
-        // 16 header + 4 nfgenmsg + 4 nla header + "nat\0"
-        assert_eq!(b.len(), 28);
-        assert_eq!(Host.u32_at(&b, 0), 28);
-        assert_eq!(Host.u16_at(&b, 4), 0x0a07);
-        assert_eq!(Host.u16_at(&b, 6), NLM_F_REQUEST | NLM_F_DUMP);
-        assert_eq!(Host.u32_at(&b, 8), 7);
-        assert_eq!(&b[16..20], &[2, 0, 0, 0]);
-        assert_eq!(Host.u16_at(&b, 20), 8);
-        assert_eq!(Host.u16_at(&b, 22), NFTA_RULE_TABLE);
-        assert_eq!(&b[24..28], b"nat\0");
-        // Padding: "filter\0" is 7 bytes, padded to 8.
-        let mut r = Request::new(NFT_MSG_GETTABLE, NFPROTO_IPV6, false);
-        r.put_str(NFTA_TABLE_NAME, "filter");
-        let b = r.encode(1);
-        assert_eq!(b.len(), 16 + 4 + 4 + 8);
-        assert_eq!(Host.u16_at(&b, 6), NLM_F_REQUEST | NLM_F_ACK);
-        assert_eq!(Host.u16_at(&b, 20), 11);
+        both_orders(|| {
+            let mut r = Request::new(NFT_MSG_GETRULE, NFPROTO_IPV4, true);
+            r.put_str(NFTA_RULE_TABLE, "nat");
+            let b = r.encode(7);
+            // 16 header + 4 nfgenmsg + 4 nla header + "nat\0"
+            assert_eq!(b.len(), 28);
+            assert_eq!(Host.u32_at(&b, 0), 28);
+            assert_eq!(Host.u16_at(&b, 4), 0x0a07);
+            assert_eq!(Host.u16_at(&b, 6), NLM_F_REQUEST | NLM_F_DUMP);
+            assert_eq!(Host.u32_at(&b, 8), 7);
+            assert_eq!(&b[16..20], &[2, 0, 0, 0]);
+            assert_eq!(Host.u16_at(&b, 20), 8);
+            assert_eq!(Host.u16_at(&b, 22), NFTA_RULE_TABLE);
+            assert_eq!(&b[24..28], b"nat\0");
+            // Padding: "filter\0" is 7 bytes, padded to 8.
+            let mut r = Request::new(NFT_MSG_GETTABLE, NFPROTO_IPV6, false);
+            r.put_str(NFTA_TABLE_NAME, "filter");
+            let b = r.encode(1);
+            assert_eq!(b.len(), 16 + 4 + 4 + 8);
+            assert_eq!(Host.u16_at(&b, 6), NLM_F_REQUEST | NLM_F_ACK);
+            assert_eq!(Host.u16_at(&b, 20), 11);
+        });
     }
 
     #[test]
     fn datagram_with_several_messages_and_done() {
-        let (ty, p) = nft(
-            NFT_MSG_NEWTABLE,
-            2,
-            &[attr(NFTA_TABLE_NAME, &cstr("filter"))],
-        );
-        let (ty6, p6) = nft(NFT_MSG_NEWTABLE, 10, &[attr(NFTA_TABLE_NAME, &cstr("nat"))]);
-        let mut d = nlmsg(ty, 2, 5, &p);
-        d.extend(nlmsg(ty6, 2, 5, &p6));
-        d.extend(nlmsg(NLMSG_DONE, 2, 5, &Host.u32_bytes(0)));
-        let (r, seen, intr) = collect(&d, 5);
-        assert_eq!(r.unwrap(), Step::Finished);
-        assert_eq!(seen, vec![(NFT_MSG_NEWTABLE, 2), (NFT_MSG_NEWTABLE, 10)]);
-        assert!(!intr);
+        both_orders(|| {
+            let (ty, p) = nft(
+                NFT_MSG_NEWTABLE,
+                2,
+                &[attr(NFTA_TABLE_NAME, &cstr("filter"))],
+            );
+            let (ty6, p6) = nft(NFT_MSG_NEWTABLE, 10, &[attr(NFTA_TABLE_NAME, &cstr("nat"))]);
+            let mut d = nlmsg(ty, 2, 5, &p);
+            d.extend(nlmsg(ty6, 2, 5, &p6));
+            d.extend(nlmsg(NLMSG_DONE, 2, 5, &Host.u32_bytes(0)));
+            let (r, seen, intr) = collect(&d, 5);
+            assert_eq!(r.unwrap(), Step::Finished);
+            assert_eq!(seen, vec![(NFT_MSG_NEWTABLE, 2), (NFT_MSG_NEWTABLE, 10)]);
+            assert!(!intr);
+        });
     }
 
     #[test]
     fn a_reader_that_has_enough_stops_mid_datagram() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
-        let mut d = nlmsg(ty, 2, 5, &p);
-        d.extend(nlmsg(ty, 2, 5, &p));
-        d.extend(nlmsg(NLMSG_DONE, 2, 5, &Host.u32_bytes(0)));
-        let mut seen = 0;
-        let r = handle_datagram(&d, 5, &mut false, &mut |_| {
-            seen += 1;
-            Ok(Flow::Enough)
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
+            let mut d = nlmsg(ty, 2, 5, &p);
+            d.extend(nlmsg(ty, 2, 5, &p));
+            d.extend(nlmsg(NLMSG_DONE, 2, 5, &Host.u32_bytes(0)));
+            let mut seen = 0;
+            let r = handle_datagram(&d, 5, &mut false, &mut |_| {
+                seen += 1;
+                Ok(Flow::Enough)
+            });
+            assert_eq!(r.unwrap(), Step::Enough);
+            assert_eq!(seen, 1);
         });
-        assert_eq!(r.unwrap(), Step::Enough);
-        assert_eq!(seen, 1);
     }
 
     #[test]
@@ -982,110 +990,214 @@ mod tests {
 
     #[test]
     fn multipart_without_done_asks_for_more() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
-        let d = nlmsg(ty, 2, 5, &p);
-        let (r, seen, _) = collect(&d, 5);
-        assert_eq!(r.unwrap(), Step::More);
-        assert_eq!(seen.len(), 1);
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
+            let d = nlmsg(ty, 2, 5, &p);
+            let (r, seen, _) = collect(&d, 5);
+            assert_eq!(r.unwrap(), Step::More);
+            assert_eq!(seen.len(), 1);
+        });
     }
 
     #[test]
     fn other_sequence_numbers_are_skipped() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
-        let mut d = nlmsg(ty, 2, 4, &p);
-        d.extend(errmsg(4, -libc::ENOENT));
-        d.extend(nlmsg(NLMSG_DONE, 2, 4, &Host.u32_bytes(0)));
-        let (r, seen, _) = collect(&d, 5);
-        assert_eq!(r.unwrap(), Step::More);
-        assert!(seen.is_empty());
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
+            let mut d = nlmsg(ty, 2, 4, &p);
+            d.extend(errmsg(4, -libc::ENOENT));
+            d.extend(nlmsg(NLMSG_DONE, 2, 4, &Host.u32_bytes(0)));
+            let (r, seen, _) = collect(&d, 5);
+            assert_eq!(r.unwrap(), Step::More);
+            assert!(seen.is_empty());
+        });
     }
 
     #[test]
     fn error_message_carries_errno() {
-        let (r, _, _) = collect(&errmsg(9, -libc::ENOENT), 9);
-        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENOENT));
-        let (r, _, _) = collect(&errmsg(9, 0), 9);
-        assert_eq!(r.unwrap(), Step::Finished);
-        let (r, _, _) = collect(&errmsg(9, 3), 9);
-        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        both_orders(|| {
+            let (r, _, _) = collect(&errmsg(9, -libc::ENOENT), 9);
+            assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENOENT));
+            let (r, _, _) = collect(&errmsg(9, 0), 9);
+            assert_eq!(r.unwrap(), Step::Finished);
+            let (r, _, _) = collect(&errmsg(9, 3), 9);
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        });
     }
 
     #[test]
     fn done_with_error_and_done_without_payload() {
-        let d = nlmsg(NLMSG_DONE, 2, 1, &Host.u32_bytes(-libc::EBUSY as u32));
-        let (r, _, _) = collect(&d, 1);
-        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBUSY));
-        let (r, _, _) = collect(&nlmsg(NLMSG_DONE, 2, 1, &[]), 1);
-        assert_eq!(r.unwrap(), Step::Finished);
+        both_orders(|| {
+            let d = nlmsg(NLMSG_DONE, 2, 1, &Host.u32_bytes(-libc::EBUSY as u32));
+            let (r, _, _) = collect(&d, 1);
+            assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBUSY));
+            let (r, _, _) = collect(&nlmsg(NLMSG_DONE, 2, 1, &[]), 1);
+            assert_eq!(r.unwrap(), Step::Finished);
+        });
     }
 
     #[test]
     fn dump_intr_flag_is_reported() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
-        let mut d = nlmsg(ty, 2 | NLM_F_DUMP_INTR, 3, &p);
-        d.extend(nlmsg(NLMSG_DONE, 2, 3, &Host.u32_bytes(0)));
-        let (r, _, intr) = collect(&d, 3);
-        assert_eq!(r.unwrap(), Step::Finished);
-        assert!(intr);
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
+            let mut d = nlmsg(ty, 2 | NLM_F_DUMP_INTR, 3, &p);
+            d.extend(nlmsg(NLMSG_DONE, 2, 3, &Host.u32_bytes(0)));
+            let (r, _, intr) = collect(&d, 3);
+            assert_eq!(r.unwrap(), Step::Finished);
+            assert!(intr);
+        });
     }
 
     #[test]
     fn garbage_and_truncated_messages_are_invalid_data() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
-        let good = nlmsg(ty, 2, 3, &p);
-        let cases: Vec<Vec<u8>> = vec![
-            good[..10].to_vec(),                     // shorter than a header
-            good[..good.len() - 4].to_vec(),         // nlmsg_len beyond the data
-            vec![0u8; 16],                           // nlmsg_len 0 (would loop)
-            nlmsg(ty, 2, 3, &[2, 0]),                // nfgenmsg cut
-            nlmsg(NLMSG_ERROR, 0, 3, &[0xff, 0xff]), // nlmsgerr cut
-        ];
-        for c in cases {
-            let (r, _, _) = collect(&c, 3);
-            let e = r.unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{c:?}");
-        }
-        // Random bytes never panic.
-        for d in crate::probe::bytes::garbage(12345, 2000, 64) {
-            let _ = collect(&d, 3);
-            for a in attrs(&d) {
-                if a.is_err() {
-                    break;
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
+            let good = nlmsg(ty, 2, 3, &p);
+            let cases: Vec<Vec<u8>> = vec![
+                good[..10].to_vec(),                     // shorter than a header
+                good[..good.len() - 4].to_vec(),         // nlmsg_len beyond the data
+                vec![0u8; 16],                           // nlmsg_len 0 (would loop)
+                nlmsg(ty, 2, 3, &[2, 0]),                // nfgenmsg cut
+                nlmsg(NLMSG_ERROR, 0, 3, &[0xff, 0xff]), // nlmsgerr cut
+            ];
+            for c in cases {
+                let (r, _, _) = collect(&c, 3);
+                let e = r.unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{c:?}");
+            }
+            // Random bytes never panic.
+            for d in crate::probe::bytes::garbage(12345, 2000, 64) {
+                let _ = collect(&d, 3);
+                for a in attrs(&d) {
+                    if a.is_err() {
+                        break;
+                    }
                 }
             }
-        }
+        });
     }
 
     #[test]
     fn attribute_parsing() {
-        let mut data = attr(NFTA_CHAIN_TABLE, &cstr("mangle"));
-        data.extend(attr(2, &7u64.to_be_bytes()));
-        // Nested flag set on the type: masked off.
-        data.extend(attr(NFTA_CHAIN_NAME | 0x8000, &cstr("KUBE-IPTABLES-HINT")));
-        assert_eq!(
-            chain_of_table(&data, "mangle").unwrap().as_deref(),
-            Some("KUBE-IPTABLES-HINT")
-        );
-        assert_eq!(chain_of_table(&data, "filter").unwrap(), None);
-        let name_only = attr(NFTA_CHAIN_NAME, &cstr("X"));
-        assert!(chain_of_table(&name_only, "filter").is_err());
-        // nla_len below the header size, or past the end.
-        assert!(find_attr(&[3, 0, 1, 0], 1).is_err());
-        assert!(find_attr(&[9, 0, 1, 0, 0, 0, 0, 0], 1).is_err());
-        assert!(find_attr(&[8, 0], 1).is_err());
-        // Last attribute without trailing padding is accepted.
-        assert_eq!(find_attr(&[5, 0, 1, 0, b'x'], 1).unwrap(), Some(&b"x"[..]));
-        assert_eq!(attr_string(b"nat\0"), "nat");
-        assert!(attr_is(b"nat\0", "nat"));
-        assert!(!attr_is(b"nat2\0", "nat"));
+        both_orders(|| {
+            let mut data = attr(NFTA_CHAIN_TABLE, &cstr("mangle"));
+            data.extend(attr(2, &7u64.to_be_bytes()));
+            // Nested flag set on the type: masked off.
+            data.extend(attr(NFTA_CHAIN_NAME | 0x8000, &cstr("KUBE-IPTABLES-HINT")));
+            assert_eq!(
+                chain_of_table(&data, "mangle").unwrap().as_deref(),
+                Some("KUBE-IPTABLES-HINT")
+            );
+            assert_eq!(chain_of_table(&data, "filter").unwrap(), None);
+            let name_only = attr(NFTA_CHAIN_NAME, &cstr("X"));
+            assert!(chain_of_table(&name_only, "filter").is_err());
+            // A raw attribute: nla_len, nla_type, then `rest`.
+            let raw = |len: u16, rest: &[u8]| -> Vec<u8> {
+                [&Host.u16_bytes(len)[..], &Host.u16_bytes(1), rest].concat()
+            };
+            // nla_len below the header size, or past the end.
+            assert!(find_attr(&raw(3, &[]), 1).is_err());
+            assert!(find_attr(&raw(9, &[0; 4]), 1).is_err());
+            assert!(find_attr(&raw(8, &[])[..2], 1).is_err());
+            // Last attribute without trailing padding is accepted.
+            assert_eq!(find_attr(&raw(5, b"x"), 1).unwrap(), Some(&b"x"[..]));
+            assert_eq!(attr_string(b"nat\0"), "nat");
+            assert!(attr_is(b"nat\0", "nat"));
+            assert!(!attr_is(b"nat2\0", "nat"));
+        });
     }
 
     #[test]
     fn gen_id_is_big_endian() {
-        let data = attr(NFTA_GEN_ID, &0x01020304u32.to_be_bytes());
-        assert_eq!(parse_gen_id(&data).unwrap(), 0x01020304);
-        assert!(parse_gen_id(&attr(NFTA_GEN_ID, &[1, 2])).is_err());
-        assert!(parse_gen_id(&[]).is_err());
+        both_orders(|| {
+            let data = attr(NFTA_GEN_ID, &0x01020304u32.to_be_bytes());
+            assert_eq!(parse_gen_id(&data).unwrap(), 0x01020304);
+            assert!(parse_gen_id(&attr(NFTA_GEN_ID, &[1, 2])).is_err());
+            assert!(parse_gen_id(&[]).is_err());
+        });
+    }
+
+    /// Replies built in C from the real uapi structs (see
+    /// `tests/layout/uapi_layout.c`), netlink headers in the target's byte
+    /// order and in the other one, attribute payloads in network order.
+    #[test]
+    fn fixtures_from_the_targets_headers() {
+        const SEQ: u32 = 0xa1b2;
+        /// Every message of a reply with the outcome and the interrupt flag.
+        fn read(
+            data: &[u8],
+            mut each: impl FnMut(&NftMsg) -> io::Result<()>,
+        ) -> (io::Result<Step>, bool) {
+            let mut intr = false;
+            let r = handle_datagram(data, SEQ, &mut intr, &mut |m| each(m).map(|()| Flow::More));
+            (r, intr)
+        }
+        for order in ORDERS {
+            in_order(order, || {
+                let fx = |name: &str| fixture(order, name);
+
+                let mut gen = None;
+                let (r, intr) = read(&fx("nl.gen"), |m| {
+                    assert_eq!(m.kind, NFT_MSG_NEWGEN);
+                    gen = Some(parse_gen_id(m.attrs)?);
+                    Ok(())
+                });
+                assert_eq!(
+                    (r.unwrap(), intr, gen),
+                    (Step::Finished, false, Some(0x0102_0304)),
+                    "{order}"
+                );
+
+                let mut tables = Vec::new();
+                let (r, _) = read(&fx("nl.tables"), |m| {
+                    assert_eq!(m.kind, NFT_MSG_NEWTABLE);
+                    let name = find_attr(m.attrs, NFTA_TABLE_NAME)?.unwrap();
+                    tables.push((m.family, attr_string(name)));
+                    Ok(())
+                });
+                assert_eq!(r.unwrap(), Step::Finished, "{order}");
+                let want = [
+                    (NFPROTO_IPV4, "filter"),
+                    (NFPROTO_IPV6, "nat"),
+                    (NFPROTO_INET, "kube-proxy"),
+                ];
+                assert_eq!(tables, want.map(|(f, n)| (f, n.to_string())), "{order}");
+
+                let mut chains = Vec::new();
+                let (r, _) = read(&fx("nl.chains"), |m| {
+                    if m.kind == NFT_MSG_NEWCHAIN && m.family == NFPROTO_IPV4 {
+                        chains.extend(chain_of_table(m.attrs, "filter")?);
+                    }
+                    Ok(())
+                });
+                assert_eq!(r.unwrap(), Step::Finished, "{order}");
+                assert_eq!(chains, ["INPUT", "KUBE-FIREWALL"], "{order}");
+
+                let count = |name: &str| {
+                    let mut n = 0;
+                    let (r, intr) = read(&fx(name), |m| {
+                        if m.kind == NFT_MSG_NEWRULE
+                            && m.family == NFPROTO_IPV4
+                            && rule_in_table(m.attrs, "filter")?
+                        {
+                            n += 1;
+                        }
+                        Ok(())
+                    });
+                    (r, intr, n)
+                };
+                let (r, intr, n) = count("nl.rules");
+                assert_eq!((r.unwrap(), intr, n), (Step::Finished, true, 2), "{order}");
+                let (r, _, n) = count("nl.dumperr");
+                assert_eq!(
+                    (r.unwrap_err().raw_os_error(), n),
+                    (Some(libc::EBUSY), 1),
+                    "{order}"
+                );
+
+                let (r, _) = read(&fx("nl.enoent"), |_| Ok(()));
+                assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENOENT), "{order}");
+            });
+        }
     }
 
     #[test]

@@ -458,6 +458,8 @@ fn invalid(what: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::bytes::both_orders;
+    use crate::probe::uapi_layout::{fixture, in_order, ORDERS};
 
     /// Builds an entry as libiptc lays it out: header of `layout` size,
     /// `matches` bytes of matches, then a target named `target` with `data`
@@ -524,14 +526,16 @@ mod tests {
 
     #[test]
     fn walks_a_table_like_iptables_save() {
-        for layout in [IPT_ENTRY, IP6T_ENTRY] {
-            let (info, blob) = sample(layout);
-            let s = summarize(layout, &info, &blob).unwrap();
-            assert_eq!(s.user_chains, vec!["KUBE-A", "KUBE-B"]);
-            assert_eq!(s.rules, 4); // 2 in INPUT, 2 in KUBE-A
-            assert_eq!(s.entries, 11);
-            assert_eq!(s.size, blob.len() as u32);
-        }
+        both_orders(|| {
+            for layout in [IPT_ENTRY, IP6T_ENTRY] {
+                let (info, blob) = sample(layout);
+                let s = summarize(layout, &info, &blob).unwrap();
+                assert_eq!(s.user_chains, vec!["KUBE-A", "KUBE-B"]);
+                assert_eq!(s.rules, 4); // 2 in INPUT, 2 in KUBE-A
+                assert_eq!(s.entries, 11);
+                assert_eq!(s.size, blob.len() as u32);
+            }
+        });
     }
 
     /// GET_INFO of a blob whose entries and size are known.
@@ -594,42 +598,44 @@ mod tests {
 
     #[test]
     fn bounds_hold_the_walked_count() {
-        let shapes: &[(usize, &[usize])] = &[
-            (0, &[]),
-            (3, &[]),
-            (0, &[0]),
-            (0, &[0, 0, 0]),
-            (0, &[1]),
-            (0, &[5, 0, 7]),
-            (2, &[0, 4]),
-            (1, &[3]),
-        ];
-        for layout in [IPT_ENTRY, IP6T_ENTRY] {
-            for big in [false, true] {
-                for (builtin, chains) in shapes {
-                    let (info, blob) = table(layout, *builtin, chains, big);
-                    let exact = summarize(layout, &info, &blob).unwrap().rules;
-                    let b = bounds(layout, &info);
-                    let ctx = format!("{builtin} {chains:?} big {big}: {b:?}, exact {exact}");
-                    match b {
-                        // Unsure only where heads and tails alone fit.
-                        None => assert_eq!(exact, 0, "{ctx}"),
-                        Some((lo, hi)) => {
-                            assert!(lo <= exact && exact <= hi, "{ctx}");
-                            // A table with rules is always known to have some.
-                            assert_eq!(lo == 0, exact == 0, "{ctx}");
+        both_orders(|| {
+            let shapes: &[(usize, &[usize])] = &[
+                (0, &[]),
+                (3, &[]),
+                (0, &[0]),
+                (0, &[0, 0, 0]),
+                (0, &[1]),
+                (0, &[5, 0, 7]),
+                (2, &[0, 4]),
+                (1, &[3]),
+            ];
+            for layout in [IPT_ENTRY, IP6T_ENTRY] {
+                for big in [false, true] {
+                    for (builtin, chains) in shapes {
+                        let (info, blob) = table(layout, *builtin, chains, big);
+                        let exact = summarize(layout, &info, &blob).unwrap().rules;
+                        let b = bounds(layout, &info);
+                        let ctx = format!("{builtin} {chains:?} big {big}: {b:?}, exact {exact}");
+                        match b {
+                            // Unsure only where heads and tails alone fit.
+                            None => assert_eq!(exact, 0, "{ctx}"),
+                            Some((lo, hi)) => {
+                                assert!(lo <= exact && exact <= hi, "{ctx}");
+                                // A table with rules is always known to have some.
+                                assert_eq!(lo == 0, exact == 0, "{ctx}");
+                            }
                         }
-                    }
-                    if chains.is_empty() {
-                        assert_eq!(b, Some((exact, exact)), "{ctx}");
+                        if chains.is_empty() {
+                            assert_eq!(b, Some((exact, exact)), "{ctx}");
+                        }
                     }
                 }
             }
-        }
-        // The walked sample (2 rules in INPUT, user chains): at least one
-        // per busy builtin chain.
-        let (info, _) = sample(IPT_ENTRY);
-        assert_eq!(bounds(IPT_ENTRY, &info), Some((1, 8)));
+            // The walked sample (2 rules in INPUT, user chains): at least one
+            // per busy builtin chain.
+            let (info, _) = sample(IPT_ENTRY);
+            assert_eq!(bounds(IPT_ENTRY, &info), Some((1, 8)));
+        });
     }
 
     #[test]
@@ -644,19 +650,21 @@ mod tests {
 
     #[test]
     fn empty_table() {
-        let l = IPT_ENTRY;
-        let mut blob = standard(l, ACCEPT);
-        blob.extend(error(l, "ERROR"));
-        let info = GetInfo {
-            name: [0; 32],
-            valid_hooks: 1,
-            hook_entry: [0; 5],
-            underflow: [0; 5],
-            num_entries: 2,
-            size: blob.len() as u32,
-        };
-        let s = summarize(l, &info, &blob).unwrap();
-        assert_eq!((s.rules, s.entries, s.user_chains.len()), (0, 2, 0));
+        both_orders(|| {
+            let l = IPT_ENTRY;
+            let mut blob = standard(l, ACCEPT);
+            blob.extend(error(l, "ERROR"));
+            let info = GetInfo {
+                name: [0; 32],
+                valid_hooks: 1,
+                hook_entry: [0; 5],
+                underflow: [0; 5],
+                num_entries: 2,
+                size: blob.len() as u32,
+            };
+            let s = summarize(l, &info, &blob).unwrap();
+            assert_eq!((s.rules, s.entries, s.user_chains.len()), (0, 2, 0));
+        });
     }
 
     fn set_u16(blob: &mut [u8], at: usize, v: u16) {
@@ -665,35 +673,37 @@ mod tests {
 
     #[test]
     fn malformed_offsets_are_invalid_data() {
-        let l = IPT_ENTRY;
-        let (info, blob) = sample(l);
-        let next_at = l.next_offset;
-        let mut cases = Vec::new();
-        // zero next_offset: would loop forever.
-        let mut b = blob.clone();
-        set_u16(&mut b, next_at, 0);
-        cases.push(b);
-        // next_offset past the end.
-        let mut b = blob.clone();
-        set_u16(&mut b, next_at, u16::MAX);
-        cases.push(b);
-        // target_offset inside the header, or past next_offset.
-        let mut b = blob.clone();
-        set_u16(&mut b, l.target_offset, 8);
-        cases.push(b);
-        let mut b = blob.clone();
-        set_u16(&mut b, l.target_offset, 4000);
-        cases.push(b);
-        // truncated blob, and one without the final ERROR entry.
-        cases.push(blob[..blob.len() - 10].to_vec());
-        let last = error(l, "ERROR").len();
-        cases.push(blob[..blob.len() - last].to_vec());
-        // half an entry header.
-        cases.push(blob[..50].to_vec());
-        for c in cases {
-            let e = summarize(l, &info, &c).unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-        }
+        both_orders(|| {
+            let l = IPT_ENTRY;
+            let (info, blob) = sample(l);
+            let next_at = l.next_offset;
+            let mut cases = Vec::new();
+            // zero next_offset: would loop forever.
+            let mut b = blob.clone();
+            set_u16(&mut b, next_at, 0);
+            cases.push(b);
+            // next_offset past the end.
+            let mut b = blob.clone();
+            set_u16(&mut b, next_at, u16::MAX);
+            cases.push(b);
+            // target_offset inside the header, or past next_offset.
+            let mut b = blob.clone();
+            set_u16(&mut b, l.target_offset, 8);
+            cases.push(b);
+            let mut b = blob.clone();
+            set_u16(&mut b, l.target_offset, 4000);
+            cases.push(b);
+            // truncated blob, and one without the final ERROR entry.
+            cases.push(blob[..blob.len() - 10].to_vec());
+            let last = error(l, "ERROR").len();
+            cases.push(blob[..blob.len() - last].to_vec());
+            // half an entry header.
+            cases.push(blob[..50].to_vec());
+            for c in cases {
+                let e = summarize(l, &info, &c).unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            }
+        });
     }
 
     #[test]
@@ -707,20 +717,64 @@ mod tests {
 
     #[test]
     fn info_parsing() {
-        let mut buf = [0u8; size_of::<GetInfo>()];
-        buf[..6].copy_from_slice(b"filter");
-        let mut put = |off: usize, v: u32| buf[off..][..4].copy_from_slice(&Host.u32_bytes(v));
-        put(offset_of!(GetInfo, valid_hooks), 14);
-        put(offset_of!(GetInfo, underflow) + 4, 300);
-        put(offset_of!(GetInfo, num_entries), 4);
-        put(offset_of!(GetInfo, size), 912);
-        let i = parse_info(&buf);
-        assert_eq!(
-            (i.valid_hooks, i.underflow[1], i.num_entries, i.size),
-            (14, 300, 4, 912)
-        );
-        assert_eq!(&i.name[..6], b"filter");
-        assert_eq!(policy_offsets(&i), vec![300, 0, 0]);
+        both_orders(|| {
+            let mut buf = [0u8; size_of::<GetInfo>()];
+            buf[..6].copy_from_slice(b"filter");
+            let mut put = |off: usize, v: u32| buf[off..][..4].copy_from_slice(&Host.u32_bytes(v));
+            put(offset_of!(GetInfo, valid_hooks), 14);
+            put(offset_of!(GetInfo, underflow) + 4, 300);
+            put(offset_of!(GetInfo, num_entries), 4);
+            put(offset_of!(GetInfo, size), 912);
+            let i = parse_info(&buf);
+            assert_eq!(
+                (i.valid_hooks, i.underflow[1], i.num_entries, i.size),
+                (14, 300, 4, 912)
+            );
+            assert_eq!(&i.name[..6], b"filter");
+            assert_eq!(policy_offsets(&i), vec![300, 0, 0]);
+        });
+    }
+
+    /// Tables built in C from the real uapi structs (see
+    /// `tests/layout/uapi_layout.c`), in the target's byte order and in the
+    /// other one: the same answers either way.
+    #[test]
+    fn fixtures_from_the_targets_headers() {
+        type Expect = (u64, u32, &'static [&'static str], Option<(u64, u64)>);
+        let tables: [(&str, &str, Expect); 4] = [
+            (
+                "full",
+                "filter",
+                (4, 12, &["KUBE-SERVICES", "KUBE-EMPTY"], Some((2, 8))),
+            ),
+            ("fresh", "nat", (0, 5, &[], Some((0, 0)))),
+            ("heads", "filter", (0, 6, &["KUBE-FORWARD"], None)),
+            (
+                "userrule",
+                "filter",
+                (1, 7, &["KUBE-FORWARD"], Some((1, 3))),
+            ),
+        ];
+        for order in ORDERS {
+            in_order(order, || {
+                for (fam, layout) in [("xt4", IPT_ENTRY), ("xt6", IP6T_ENTRY)] {
+                    for (shape, table, expect) in tables {
+                        let ctx = format!("{order} {fam}.{shape}");
+                        let raw = fixture(order, &format!("{fam}.{shape}.info"));
+                        let info = parse_info(raw.as_slice().try_into().expect(&ctx));
+                        let blob = fixture(order, &format!("{fam}.{shape}.entries"));
+                        assert_eq!(cstr(&info.name), table.as_bytes(), "{ctx}");
+                        assert_eq!(info.size as usize, blob.len(), "{ctx}");
+                        let s = summarize(layout, &info, &blob).expect(&ctx);
+                        let (rules, entries, chains, b) = expect;
+                        assert_eq!((s.rules, s.entries), (rules, entries), "{ctx}");
+                        assert_eq!(s.entries, info.num_entries, "{ctx}");
+                        assert_eq!(s.user_chains, chains, "{ctx}");
+                        assert_eq!(bounds(layout, &info), b, "{ctx}");
+                    }
+                }
+            });
+        }
     }
 
     #[test]
