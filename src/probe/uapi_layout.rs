@@ -79,18 +79,24 @@ fn compile_and_run(src: &Path) -> Result<String, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let exe = dir.join("uapi_layout");
     let result = (|| {
+        let no_cc = |why: &dyn std::fmt::Display| {
+            format!(
+                "cannot run cc to compile {}: {why}; install gcc and linux-libc-dev \
+                 (make deps), or set {ENV} to the program's output for this target",
+                src.display()
+            )
+        };
         let cc = Command::new("cc")
             .args(["-std=gnu11", "-Wall", "-o"])
             .arg(&exe)
             .arg(src)
             .output()
-            .map_err(|e| {
-                format!(
-                    "cannot run cc to compile {}: {e}; install gcc and linux-libc-dev \
-                     (make deps), or set {ENV} to the program's output for this target",
-                    src.display()
-                )
-            })?;
+            .map_err(|e| no_cc(&e))?;
+        // 127: the spawn itself failed where it could not report why (a
+        // test binary under qemu-user).
+        if cc.status.code() == Some(127) {
+            return Err(no_cc(&cc.status));
+        }
         if !cc.status.success() {
             return Err(format!(
                 "cc could not compile {} ({}); are linux-libc-dev's headers installed?\n{}",
