@@ -44,6 +44,42 @@
 #define CONST(c) printf("const.%s %lld\n", #c, (long long)(c))
 #define STRING(c) printf("string.%s \"%s\"\n", #c, c)
 
+/* The same facts for the IPv4 and IPv6 twins of a struct. */
+#define GETINFO_FACTS(n, T)                                \
+	do {                                                   \
+		SIZE(n, T);                                        \
+		OFF(n ".name", T, name);                           \
+		OFF(n ".valid_hooks", T, valid_hooks);             \
+		OFF(n ".hook_entry", T, hook_entry);               \
+		OFF(n ".underflow", T, underflow);                 \
+		OFF(n ".num_entries", T, num_entries);             \
+		OFF(n ".size", T, size);                           \
+	} while (0)
+#define GET_ENTRIES_FACTS(n, T)                            \
+	do {                                                   \
+		SIZE(n, T);                                        \
+		OFF(n ".size", T, size);                           \
+		OFF(n ".entrytable", T, entrytable);               \
+	} while (0)
+#define IP_FACTS(n, T)                                     \
+	do {                                                   \
+		SIZE(n, T);                                        \
+		OFF(n ".iniface", T, iniface);                     \
+		OFF(n ".proto", T, proto);                         \
+		OFF(n ".invflags", T, invflags);                   \
+	} while (0)
+#define ENTRY_FACTS(n, T)                                  \
+	do {                                                   \
+		SIZE(n, T);                                        \
+		ALIGNOF(n, T);                                     \
+		OFF(n ".nfcache", T, nfcache);                     \
+		OFF(n ".target_offset", T, target_offset);         \
+		OFF(n ".next_offset", T, next_offset);             \
+		OFF(n ".comefrom", T, comefrom);                   \
+		OFF(n ".counters", T, counters);                   \
+		OFF(n ".elems", T, elems);                         \
+	} while (0)
+
 static const char *arch(void)
 {
 #if defined(__x86_64__)
@@ -86,55 +122,16 @@ static void xtables_layout(void)
 	STRING(XT_ERROR_TARGET);
 	STRING(XT_STANDARD_TARGET);
 
-	SIZE("ipt_getinfo", struct ipt_getinfo);
-	OFF("ipt_getinfo.name", struct ipt_getinfo, name);
-	OFF("ipt_getinfo.valid_hooks", struct ipt_getinfo, valid_hooks);
-	OFF("ipt_getinfo.hook_entry", struct ipt_getinfo, hook_entry);
-	OFF("ipt_getinfo.underflow", struct ipt_getinfo, underflow);
-	OFF("ipt_getinfo.num_entries", struct ipt_getinfo, num_entries);
-	OFF("ipt_getinfo.size", struct ipt_getinfo, size);
-	SIZE("ip6t_getinfo", struct ip6t_getinfo);
-	OFF("ip6t_getinfo.valid_hooks", struct ip6t_getinfo, valid_hooks);
-	OFF("ip6t_getinfo.hook_entry", struct ip6t_getinfo, hook_entry);
-	OFF("ip6t_getinfo.underflow", struct ip6t_getinfo, underflow);
-	OFF("ip6t_getinfo.num_entries", struct ip6t_getinfo, num_entries);
-	OFF("ip6t_getinfo.size", struct ip6t_getinfo, size);
-
-	SIZE("ipt_get_entries", struct ipt_get_entries);
-	OFF("ipt_get_entries.size", struct ipt_get_entries, size);
-	OFF("ipt_get_entries.entrytable", struct ipt_get_entries, entrytable);
-	SIZE("ip6t_get_entries", struct ip6t_get_entries);
-	OFF("ip6t_get_entries.size", struct ip6t_get_entries, size);
-	OFF("ip6t_get_entries.entrytable", struct ip6t_get_entries, entrytable);
-
+	GETINFO_FACTS("ipt_getinfo", struct ipt_getinfo);
+	GETINFO_FACTS("ip6t_getinfo", struct ip6t_getinfo);
+	GET_ENTRIES_FACTS("ipt_get_entries", struct ipt_get_entries);
+	GET_ENTRIES_FACTS("ip6t_get_entries", struct ip6t_get_entries);
 	SIZE("xt_counters", struct xt_counters);
 	OFF("xt_counters.bcnt", struct xt_counters, bcnt);
-
-	SIZE("ipt_ip", struct ipt_ip);
-	OFF("ipt_ip.iniface", struct ipt_ip, iniface);
-	OFF("ipt_ip.proto", struct ipt_ip, proto);
-	OFF("ipt_ip.invflags", struct ipt_ip, invflags);
-	SIZE("ipt_entry", struct ipt_entry);
-	ALIGNOF("ipt_entry", struct ipt_entry);
-	OFF("ipt_entry.nfcache", struct ipt_entry, nfcache);
-	OFF("ipt_entry.target_offset", struct ipt_entry, target_offset);
-	OFF("ipt_entry.next_offset", struct ipt_entry, next_offset);
-	OFF("ipt_entry.comefrom", struct ipt_entry, comefrom);
-	OFF("ipt_entry.counters", struct ipt_entry, counters);
-	OFF("ipt_entry.elems", struct ipt_entry, elems);
-
-	SIZE("ip6t_ip6", struct ip6t_ip6);
-	OFF("ip6t_ip6.iniface", struct ip6t_ip6, iniface);
-	OFF("ip6t_ip6.proto", struct ip6t_ip6, proto);
-	OFF("ip6t_ip6.invflags", struct ip6t_ip6, invflags);
-	SIZE("ip6t_entry", struct ip6t_entry);
-	ALIGNOF("ip6t_entry", struct ip6t_entry);
-	OFF("ip6t_entry.nfcache", struct ip6t_entry, nfcache);
-	OFF("ip6t_entry.target_offset", struct ip6t_entry, target_offset);
-	OFF("ip6t_entry.next_offset", struct ip6t_entry, next_offset);
-	OFF("ip6t_entry.comefrom", struct ip6t_entry, comefrom);
-	OFF("ip6t_entry.counters", struct ip6t_entry, counters);
-	OFF("ip6t_entry.elems", struct ip6t_entry, elems);
+	IP_FACTS("ipt_ip", struct ipt_ip);
+	IP_FACTS("ip6t_ip6", struct ip6t_ip6);
+	ENTRY_FACTS("ipt_entry", struct ipt_entry);
+	ENTRY_FACTS("ip6t_entry", struct ip6t_entry);
 
 	SIZE("xt_entry_target", struct xt_entry_target);
 	ALIGNOF("xt_entry_target", struct xt_entry_target);

@@ -82,10 +82,11 @@ pub struct IptIp {
     pub invflags: u8,
 }
 
-/// `struct ipt_entry`.
+/// `struct ipt_entry` (`Ip` = [`IptIp`]) and `struct ip6t_entry` (`Ip` =
+/// [`Ip6tIp6`]): the same fields after a family's address part.
 #[repr(C)]
-pub struct IptEntry {
-    pub ip: IptIp,
+pub struct Entry<Ip> {
+    pub ip: Ip,
     pub nfcache: u32,
     pub target_offset: u16,
     pub next_offset: u16,
@@ -93,6 +94,9 @@ pub struct IptEntry {
     pub counters: XtCounters,
     pub elems: [u8; 0],
 }
+
+pub type IptEntry = Entry<IptIp>;
+pub type Ip6tEntry = Entry<Ip6tIp6>;
 
 /// `struct in6_addr`: a union whose widest member is `__be32[4]`.
 pub type In6Addr = [u32; 4];
@@ -112,18 +116,6 @@ pub struct Ip6tIp6 {
     pub tos: u8,
     pub flags: u8,
     pub invflags: u8,
-}
-
-/// `struct ip6t_entry`.
-#[repr(C)]
-pub struct Ip6tEntry {
-    pub ipv6: Ip6tIp6,
-    pub nfcache: u32,
-    pub target_offset: u16,
-    pub next_offset: u16,
-    pub comefrom: u32,
-    pub counters: XtCounters,
-    pub elems: [u8; 0],
 }
 
 /// `u.user` of `struct xt_entry_target`.
@@ -234,132 +226,90 @@ pub const ERROR_TARGET_SIZE: usize = xt_align(size_of::<XtErrorTarget>());
 /// prints them.
 #[cfg(test)]
 pub fn layout() -> Vec<(String, String)> {
-    macro_rules! off {
-        ($c:literal, $t:ty, $($f:tt)+) => {
-            (concat!("offsetof.", $c).to_string(), offset_of!($t, $($f)+).to_string())
+    let mut v: Vec<(String, String)> = Vec::new();
+    let mut put = |name: String, value: &dyn std::fmt::Display| v.push((name, value.to_string()));
+    /// sizeof one struct and the offsets of `fields`, under its C name.
+    macro_rules! layout_of {
+        ($c:expr, $t:ty, [$($f:ident),*]) => {
+            put(format!("sizeof.{}", $c), &size_of::<$t>());
+            $(put(format!("offsetof.{}.{}", $c, stringify!($f)), &offset_of!($t, $f));)*
         };
     }
-    macro_rules! size {
-        ($c:literal, $t:ty) => {
-            (
-                concat!("sizeof.", $c).to_string(),
-                size_of::<$t>().to_string(),
-            )
+    for (c, v) in [
+        ("IPT_SO_GET_INFO", SO_GET_INFO),
+        ("IPT_SO_GET_ENTRIES", SO_GET_ENTRIES),
+        ("IP6T_SO_GET_INFO", SO_GET_INFO),
+        ("IP6T_SO_GET_ENTRIES", SO_GET_ENTRIES),
+        ("XT_TABLE_MAXNAMELEN", XT_TABLE_MAXNAMELEN as i32),
+        ("XT_EXTENSION_MAXNAMELEN", XT_EXTENSION_MAXNAMELEN as i32),
+        ("XT_FUNCTION_MAXNAMELEN", XT_FUNCTION_MAXNAMELEN as i32),
+        ("NF_INET_NUMHOOKS", NF_INET_NUMHOOKS as i32),
+        ("IFNAMSIZ", IFNAMSIZ as i32),
+        ("XT_RETURN", XT_RETURN),
+    ] {
+        put(format!("const.{c}"), &v);
+    }
+    for (c, v) in [
+        ("XT_ERROR_TARGET", XT_ERROR_TARGET),
+        ("XT_STANDARD_TARGET", XT_STANDARD_TARGET),
+    ] {
+        put(
+            format!("string.{c}"),
+            &format!("{:?}", String::from_utf8_lossy(v)),
+        );
+    }
+    for c in ["ipt_getinfo", "ip6t_getinfo"] {
+        layout_of!(
+            c,
+            GetInfo,
+            [name, valid_hooks, hook_entry, underflow, num_entries, size]
+        );
+    }
+    layout_of!("ipt_get_entries", GetEntries<IptEntry>, [size, entrytable]);
+    layout_of!(
+        "ip6t_get_entries",
+        GetEntries<Ip6tEntry>,
+        [size, entrytable]
+    );
+    layout_of!("xt_counters", XtCounters, [bcnt]);
+    layout_of!("ipt_ip", IptIp, [iniface, proto, invflags]);
+    layout_of!("ip6t_ip6", Ip6tIp6, [iniface, proto, invflags]);
+    macro_rules! entry {
+        ($c:expr, $t:ty) => {
+            layout_of!(
+                $c,
+                $t,
+                [
+                    nfcache,
+                    target_offset,
+                    next_offset,
+                    comefrom,
+                    counters,
+                    elems
+                ]
+            );
+            put(format!("alignof.{}", $c), &align_of::<$t>());
         };
     }
-    macro_rules! align {
-        ($c:literal, $t:ty) => {
-            (
-                concat!("alignof.", $c).to_string(),
-                align_of::<$t>().to_string(),
-            )
-        };
-    }
-    macro_rules! konst {
-        ($c:literal, $v:expr) => {
-            (concat!("const.", $c).to_string(), $v.to_string())
-        };
-    }
-    let string = |v: &[u8]| format!("{:?}", String::from_utf8_lossy(v));
-    vec![
-        konst!("IPT_SO_GET_INFO", SO_GET_INFO),
-        konst!("IPT_SO_GET_ENTRIES", SO_GET_ENTRIES),
-        konst!("IP6T_SO_GET_INFO", SO_GET_INFO),
-        konst!("IP6T_SO_GET_ENTRIES", SO_GET_ENTRIES),
-        konst!("XT_TABLE_MAXNAMELEN", XT_TABLE_MAXNAMELEN),
-        konst!("XT_EXTENSION_MAXNAMELEN", XT_EXTENSION_MAXNAMELEN),
-        konst!("XT_FUNCTION_MAXNAMELEN", XT_FUNCTION_MAXNAMELEN),
-        konst!("NF_INET_NUMHOOKS", NF_INET_NUMHOOKS),
-        konst!("IFNAMSIZ", IFNAMSIZ),
-        konst!("XT_RETURN", XT_RETURN),
-        ("string.XT_ERROR_TARGET".into(), string(XT_ERROR_TARGET)),
-        (
-            "string.XT_STANDARD_TARGET".into(),
-            string(XT_STANDARD_TARGET),
-        ),
-        size!("ipt_getinfo", GetInfo),
-        off!("ipt_getinfo.name", GetInfo, name),
-        off!("ipt_getinfo.valid_hooks", GetInfo, valid_hooks),
-        off!("ipt_getinfo.hook_entry", GetInfo, hook_entry),
-        off!("ipt_getinfo.underflow", GetInfo, underflow),
-        off!("ipt_getinfo.num_entries", GetInfo, num_entries),
-        off!("ipt_getinfo.size", GetInfo, size),
-        size!("ip6t_getinfo", GetInfo),
-        off!("ip6t_getinfo.valid_hooks", GetInfo, valid_hooks),
-        off!("ip6t_getinfo.hook_entry", GetInfo, hook_entry),
-        off!("ip6t_getinfo.underflow", GetInfo, underflow),
-        off!("ip6t_getinfo.num_entries", GetInfo, num_entries),
-        off!("ip6t_getinfo.size", GetInfo, size),
-        size!("ipt_get_entries", GetEntries<IptEntry>),
-        off!("ipt_get_entries.size", GetEntries<IptEntry>, size),
-        off!(
-            "ipt_get_entries.entrytable",
-            GetEntries<IptEntry>,
-            entrytable
-        ),
-        size!("ip6t_get_entries", GetEntries<Ip6tEntry>),
-        off!("ip6t_get_entries.size", GetEntries<Ip6tEntry>, size),
-        off!(
-            "ip6t_get_entries.entrytable",
-            GetEntries<Ip6tEntry>,
-            entrytable
-        ),
-        size!("xt_counters", XtCounters),
-        off!("xt_counters.bcnt", XtCounters, bcnt),
-        size!("ipt_ip", IptIp),
-        off!("ipt_ip.iniface", IptIp, iniface),
-        off!("ipt_ip.proto", IptIp, proto),
-        off!("ipt_ip.invflags", IptIp, invflags),
-        size!("ipt_entry", IptEntry),
-        align!("ipt_entry", IptEntry),
-        off!("ipt_entry.nfcache", IptEntry, nfcache),
-        off!("ipt_entry.target_offset", IptEntry, target_offset),
-        off!("ipt_entry.next_offset", IptEntry, next_offset),
-        off!("ipt_entry.comefrom", IptEntry, comefrom),
-        off!("ipt_entry.counters", IptEntry, counters),
-        off!("ipt_entry.elems", IptEntry, elems),
-        size!("ip6t_ip6", Ip6tIp6),
-        off!("ip6t_ip6.iniface", Ip6tIp6, iniface),
-        off!("ip6t_ip6.proto", Ip6tIp6, proto),
-        off!("ip6t_ip6.invflags", Ip6tIp6, invflags),
-        size!("ip6t_entry", Ip6tEntry),
-        align!("ip6t_entry", Ip6tEntry),
-        off!("ip6t_entry.nfcache", Ip6tEntry, nfcache),
-        off!("ip6t_entry.target_offset", Ip6tEntry, target_offset),
-        off!("ip6t_entry.next_offset", Ip6tEntry, next_offset),
-        off!("ip6t_entry.comefrom", Ip6tEntry, comefrom),
-        off!("ip6t_entry.counters", Ip6tEntry, counters),
-        off!("ip6t_entry.elems", Ip6tEntry, elems),
-        size!("xt_entry_target", XtEntryTarget),
-        align!("xt_entry_target", XtEntryTarget),
-        off!(
-            "xt_entry_target.u.user.target_size",
-            XtEntryTarget,
-            u.user.target_size
-        ),
-        off!("xt_entry_target.u.user.name", XtEntryTarget, u.user.name),
-        off!(
-            "xt_entry_target.u.user.revision",
-            XtEntryTarget,
-            u.user.revision
-        ),
-        off!("xt_entry_target.data", XtEntryTarget, data),
-        size!("xt_standard_target", XtStandardTarget),
-        off!("xt_standard_target.verdict", XtStandardTarget, verdict),
-        size!("xt_error_target", XtErrorTarget),
-        off!("xt_error_target.errorname", XtErrorTarget, errorname),
-        align!("_xt_align", XtAlign),
-        (
-            "XT_ALIGN.xt_standard_target".into(),
-            STANDARD_TARGET_SIZE.to_string(),
-        ),
-        (
-            "XT_ALIGN.xt_error_target".into(),
-            ERROR_TARGET_SIZE.to_string(),
-        ),
-        (
-            "XT_ALIGN.xt_entry_target".into(),
-            xt_align(TARGET_HDR).to_string(),
-        ),
-    ]
+    entry!("ipt_entry", IptEntry);
+    entry!("ip6t_entry", Ip6tEntry);
+    layout_of!("xt_entry_target", XtEntryTarget, [data]);
+    put(
+        "alignof.xt_entry_target".into(),
+        &align_of::<XtEntryTarget>(),
+    );
+    let user = |f| format!("offsetof.xt_entry_target.u.user.{f}");
+    put(user("target_size"), &TARGET_SIZE_OFF);
+    put(user("name"), &TARGET_NAME_OFF);
+    put(
+        user("revision"),
+        &offset_of!(XtEntryTarget, u.user.revision),
+    );
+    layout_of!("xt_standard_target", XtStandardTarget, [verdict]);
+    layout_of!("xt_error_target", XtErrorTarget, [errorname]);
+    put("alignof._xt_align".into(), &align_of::<XtAlign>());
+    put("XT_ALIGN.xt_standard_target".into(), &STANDARD_TARGET_SIZE);
+    put("XT_ALIGN.xt_error_target".into(), &ERROR_TARGET_SIZE);
+    put("XT_ALIGN.xt_entry_target".into(), &xt_align(TARGET_HDR));
+    v
 }
