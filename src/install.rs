@@ -78,7 +78,7 @@ pub fn run(argv0: &OsStr, opts: Options, settings: &Settings) -> Result<(), Fail
         .map_err(|e| refuse(format_args!("{e:#}")))?;
     for step in plan {
         for line in step.apply(&own)? {
-            println!("{line}");
+            println!("iptables-wrapper: {line}");
         }
     }
     Ok(())

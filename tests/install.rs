@@ -73,8 +73,8 @@ const BUSYBOX: &str = "/bin/busybox";
 
 /// The two lines a first install on Debian prints.
 const REGISTERED: [&str; 2] = [
-    "registered /usr/sbin/iptables-wrapper as the iptables alternative with priority 100",
-    "registered /usr/sbin/iptables-wrapper as the ip6tables alternative with priority 100",
+    "iptables-wrapper: registered /usr/sbin/iptables-wrapper as the iptables alternative with priority 100",
+    "iptables-wrapper: registered /usr/sbin/iptables-wrapper as the ip6tables alternative with priority 100",
 ];
 
 /// Runs `body` after the helpers in a fresh sandbox of `suite`, with the
@@ -99,6 +99,17 @@ struct Step {
     rc: i32,
     out: Vec<String>,
     err: String,
+}
+
+/// Every line `name` printed, on stdout and stderr, is a message of the
+/// wrapper's: it starts with `iptables-wrapper: `.
+fn assert_prefixed(run: &Run, name: &str, s: &Step) {
+    for l in s.out.iter().map(String::as_str).chain(s.err.lines()) {
+        assert!(
+            l.starts_with("iptables-wrapper: "),
+            "{name} printed {l:?}, without the prefix:\n{run}"
+        );
+    }
 }
 
 fn step(run: &Run, name: &str) -> Step {
@@ -131,6 +142,7 @@ fn assert_unchanged(run: &Run, name: &str) {
 /// `name` succeeded and printed exactly `lines`.
 fn assert_printed(run: &Run, name: &str, lines: &[&str]) {
     let s = step(run, name);
+    assert_prefixed(run, name, &s);
     assert_eq!(s.rc, 0, "{name} failed:\n{run}");
     assert_eq!(s.out, lines, "{name}'s output:\n{run}");
 }
@@ -139,6 +151,7 @@ fn assert_printed(run: &Run, name: &str, lines: &[&str]) {
 /// every one of `needles` on stderr, and changed nothing.
 fn assert_refused(run: &Run, name: &str, needles: &[&str]) {
     let s = step(run, name);
+    assert_prefixed(run, name, &s);
     assert_eq!(s.rc, 1, "{name} should have been refused:\n{run}");
     assert!(s.out.is_empty(), "{name} printed changes:\n{run}");
     assert!(
@@ -292,7 +305,7 @@ resolved installed
             "first",
             &[
                 REGISTERED[0],
-                "selected /usr/sbin/iptables-wrapper for the iptables alternative",
+                "iptables-wrapper: selected /usr/sbin/iptables-wrapper for the iptables alternative",
                 REGISTERED[1],
             ],
         );
@@ -321,7 +334,7 @@ value alt
         );
         let lines: Vec<String> = NAMES
             .iter()
-            .map(|n| format!("linked /usr/sbin/{n} -> iptables-wrapper"))
+            .map(|n| format!("iptables-wrapper: linked /usr/sbin/{n} -> iptables-wrapper"))
             .collect();
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         assert_printed(&run, "first", &lines);
@@ -355,11 +368,11 @@ I=/tmp/inst/iptables-wrapper-installer.sh
 "#;
 
 const INSTALLER_DONE: [&str; 5] = [
-    "copied /tmp/inst/iptables-wrapper to /usr/sbin/iptables-wrapper",
+    "iptables-wrapper: copied /tmp/inst/iptables-wrapper to /usr/sbin/iptables-wrapper",
     REGISTERED[0],
     REGISTERED[1],
-    "removed /tmp/inst/iptables-wrapper",
-    "removed /tmp/inst/iptables-wrapper-installer.sh",
+    "iptables-wrapper: removed /tmp/inst/iptables-wrapper",
+    "iptables-wrapper: removed /tmp/inst/iptables-wrapper-installer.sh",
 ];
 
 fn shell_installer(shell: &str) {
@@ -424,9 +437,11 @@ echo "left=$(ls -A /tmp/inst)"
             );
             let bad = step(&run, "bad");
             assert_eq!(bad.rc, 2, "{run}");
+            assert_prefixed(&run, "bad", &bad);
             assert!(
-                bad.err
-                    .starts_with("iptables-wrapper-installer: unknown option --frobnicate"),
+                bad.err.starts_with(
+                    "iptables-wrapper: unknown option --frobnicate\niptables-wrapper: usage: "
+                ),
                 "{run}"
             );
             assert!(bad.out.is_empty(), "{run}");
@@ -464,10 +479,11 @@ echo "left=$(ls -A /tmp/inst)"
             );
             let s = step(&run, "refused");
             assert_eq!(s.rc, 1, "{run}");
+            assert_prefixed(&run, "refused", &s);
             for needle in [
                 "iptables-wrapper: install refused: iptables 1.8.3 is too old",
                 "--no-sanity-check",
-                "iptables-wrapper-installer: removed /usr/sbin/iptables-wrapper again; nothing changed",
+                "iptables-wrapper: removed /usr/sbin/iptables-wrapper again; nothing changed",
             ] {
                 assert!(s.err.contains(needle), "lacks {needle:?}:\n{run}");
             }
