@@ -25,15 +25,21 @@
 # 2 bad option. Runs under any POSIX sh (dash, busybox ash).
 set -eu
 
-prog=iptables-wrapper-installer
+# Every line it prints starts with the wrapper's own prefix, as the
+# wrapper's do, so a build log reads as one tool's.
+prog=iptables-wrapper
 usage="usage: $0 [--no-sanity-check] [--no-cleanup]"
 
 say() {
-    printf '%s\n' "$*"
+    printf '%s: %s\n' "$prog" "$*"
+}
+
+warn() {
+    printf '%s: %s\n' "$prog" "$*" >&2
 }
 
 die() {
-    printf '%s: %s\n' "$prog" "$*" >&2
+    warn "$*"
     exit 1
 }
 
@@ -44,11 +50,12 @@ for arg in "$@"; do
     --no-sanity-check) sanity=--no-sanity-check ;;
     --no-cleanup) cleanup= ;;
     -h | --help)
-        say "$usage"
+        printf '%s\n' "$usage"
         exit 0
         ;;
     *)
-        printf '%s: unknown option %s\n%s\n' "$prog" "$arg" "$usage" >&2
+        warn "unknown option $arg"
+        warn "$usage"
         exit 2
         ;;
     esac
@@ -119,10 +126,10 @@ fi
 if [ "$rc" -ne 0 ]; then
     if [ -n "$kept" ]; then
         mv -f "$old" "$dest"
-        printf '%s: put the previous %s back; nothing changed\n' "$prog" "$dest" >&2
+        warn "put the previous $dest back; nothing changed"
     elif [ -n "$copied" ]; then
         rm -f "$dest"
-        printf '%s: removed %s again; nothing changed\n' "$prog" "$dest" >&2
+        warn "removed $dest again; nothing changed"
     fi
     exit "$rc"
 fi

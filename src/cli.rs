@@ -3,7 +3,8 @@
 //! itself, so a mistaken call cannot recurse.
 
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
 use lexopt::prelude::*;
 
@@ -17,76 +18,188 @@ use crate::settings::Settings;
 use crate::verify;
 use crate::Failure;
 
-pub const USAGE: &str = "\
-usage: iptables-wrapper detect [--json] [--dir DIR]
-       iptables-wrapper verify [--json] [--dir DIR]
-       iptables-wrapper install [--no-sanity-check] [--symlinks] [--root DIR [--wrapper FILE]]
-       iptables-wrapper --help | --version";
+/// One subcommand: how it is called, what it does, and its entry point.
+/// Every list of subcommands (the usage, `--help`, `help NAME`, dispatch)
+/// is made from [`SUBCOMMANDS`], so a new one is one entry there.
+pub struct Subcommand {
+    pub name: &'static str,
+    /// The options after the name, as the usage shows them.
+    pub synopsis: &'static str,
+    /// What it does, for `--help`: lines of at most 72 columns.
+    pub about: &'static str,
+    run: fn(&OsStr, lexopt::Parser) -> Result<(), Failure>,
+}
 
-pub const HELP: &str = "\
+pub const SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand {
+        name: "detect",
+        synopsis: "[--json] [--dir DIR]",
+        about: "\
+Print the mode a first call would choose for each family and why, and
+every warning, changing nothing. --json adds every probe's result.
+DIR is the directory holding xtables-*-multi (default: this binary's
+directory, else where xtables-*-multi is found in PATH).",
+        run: detect_cmd,
+    },
+    Subcommand {
+        name: "verify",
+        synopsis: "[--json] [--dir DIR]",
+        about: "\
+Check that the six names exist and lead to the wrapper or to one mode
+per family. Exit status 0 when consistent, 1 when not, 127 when DIR
+holds no xtables-*-multi. DIR as for detect.",
+        run: verify_cmd,
+    },
+    Subcommand {
+        name: "install",
+        synopsis: "[--no-sanity-check] [--symlinks] [--root DIR [--wrapper FILE]]",
+        about: "\
+Put the wrapper in front of the six names, in the directory this
+binary is in (run it by absolute path). Registers it with
+update-alternatives/alternatives where those manage iptables,
+otherwise links the names. Refuses iptables older than 1.8.4 unless
+--no-sanity-check. --symlinks links the names even where an
+alternatives system exists. --root DIR sets up the image whose root
+file system is DIR from outside, running nothing in it: copies this
+binary into its iptables directory (the first of /usr/sbin, /sbin,
+/usr/bin, /bin holding xtables-*-multi), reads the iptables version
+from its package database or binaries, and uses this machine's
+update-alternatives --root where Debian's alternatives manage it.
+--wrapper FILE copies FILE instead: the build for the image's
+architecture when it is not this machine's.",
+        run: install_cmd,
+    },
+    Subcommand {
+        name: "help",
+        synopsis: "[SUBCOMMAND]",
+        about: "\
+Print this help, or SUBCOMMAND's.",
+        run: help_cmd,
+    },
+];
+
+const INTRO: &str = "\
 iptables-wrapper: picks the iptables mode (legacy or nft) the host uses.
 
 Installed in place of iptables, iptables-save, iptables-restore, ip6tables,
 ip6tables-save and ip6tables-restore. The first call under one of those names
 finds the host's mode for IPv4 and IPv6, repoints the six names at it and runs
-the command; later calls go straight to the real iptables.
+the command; later calls go straight to the real iptables.";
 
-Commands:
-  detect [--json] [--dir DIR]
-      Print the mode a first call would choose for each family and why, and
-      every warning, changing nothing. --json adds every probe's result.
-      DIR is the directory holding xtables-*-multi (default: this binary's
-      directory, else where xtables-*-multi is found in PATH).
-  verify [--json] [--dir DIR]
-      Check that the six names exist and lead to the wrapper or to one mode
-      per family. Exit status 0 when consistent, 1 when not.
-  install [--no-sanity-check] [--symlinks] [--root DIR [--wrapper FILE]]
-      Put the wrapper in front of the six names, in the directory this
-      binary is in (run it by absolute path). Registers it with
-      update-alternatives/alternatives where those manage iptables,
-      otherwise links the names. Refuses iptables older than 1.8.4 unless
-      --no-sanity-check. --symlinks links the names even where an
-      alternatives system exists. --root DIR sets up the image whose root
-      file system is DIR from outside, running nothing in it: copies this
-      binary into its iptables directory (the first of /usr/sbin, /sbin,
-      /usr/bin, /bin holding xtables-*-multi), reads the iptables version
-      from its package database or binaries, and uses this machine's
-      update-alternatives --root where Debian's alternatives manage it.
-      --wrapper FILE copies FILE instead: the build for the image's
-      architecture when it is not this machine's.
-
-Environment:
+pub const ENVIRONMENT: &str = "\
+Environment (a bad value is refused with exit status 2):
   IPTABLES_WRAPPER_MODE=auto|legacy|nft   force a mode (default auto; any case)
   IPTABLES_WRAPPER_HINT_WAIT=SECONDS      without a kubelet hint, wait up to this
                                           long for one (default 0, at most 300)
   IPTABLES_WRAPPER_HINT_CHAINS=NAME,...   more chain names that count as hints,
                                           after KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY
-  IPTABLES_WRAPPER_PROBE_TIMEOUT=SECONDS  limit on each probe (default 5)
+  IPTABLES_WRAPPER_PROBE_TIMEOUT=SECONDS  deadline of each probe (default 5; above 0,
+                                          at most 3600, fractions allowed)
   IPTABLES_WRAPPER_PROBES=auto|kernel|process  where probes get their answers
-  IPTABLES_WRAPPER_DEBUG=1                print the first call's decision to stderr
-";
+  IPTABLES_WRAPPER_DEBUG=0|1              1: a first call prints its decision and
+                                          changes to stderr (default 0; empty is 0)";
+
+/// The usage: one line per subcommand, then the options of the wrapper.
+pub fn usage() -> String {
+    let mut lines: Vec<String> = SUBCOMMANDS
+        .iter()
+        .map(|c| format!("iptables-wrapper {} {}", c.name, c.synopsis))
+        .collect();
+    lines.push("iptables-wrapper --help | --version".into());
+    let mut s = String::from("usage: ");
+    s.push_str(&lines.join("\n       "));
+    s
+}
+
+/// `--help`: what the wrapper is, every subcommand, the variables.
+pub fn help() -> String {
+    let mut s = format!("{INTRO}\n\nCommands:\n");
+    for c in SUBCOMMANDS {
+        let _ = writeln!(s, "  {} {}", c.name, c.synopsis);
+        for l in c.about.lines() {
+            let _ = writeln!(s, "      {l}");
+        }
+    }
+    let _ = write!(s, "\n{ENVIRONMENT}\n\n{}", usage());
+    s
+}
+
+/// `SUBCOMMAND --help`: its usage and what it does.
+pub fn help_of(c: &Subcommand) -> String {
+    format!(
+        "usage: iptables-wrapper {} {}\n\n{}\n\nEnvironment variables: see iptables-wrapper --help.",
+        c.name, c.synopsis, c.about
+    )
+}
+
+fn find(name: &OsStr) -> Option<&'static Subcommand> {
+    SUBCOMMANDS.iter().find(|c| name == c.name)
+}
 
 pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
-    let mut parser = lexopt::Parser::from_args(args);
-    let arg = parser.next().map_err(usage)?;
+    let mut parser = lexopt::Parser::from_args(args.clone());
+    let arg = parser.next().map_err(usage_error)?;
     match arg {
         Some(Long("help") | Short('h')) => {
-            print!("{HELP}\n{USAGE}\n");
+            println!("{}", help());
             Ok(())
         }
         Some(Long("version") | Short('V')) => {
             println!("iptables-wrapper {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Some(Value(cmd)) if cmd == "detect" => detect_cmd(argv0, parser),
-        Some(Value(cmd)) if cmd == "install" => install_cmd(argv0, parser),
-        Some(Value(cmd)) if cmd == "verify" => verify_cmd(argv0, parser),
+        Some(Value(cmd)) => match find(&cmd) {
+            // `--help` or `-h` anywhere among its options (before a `--`)
+            // asks for the subcommand's help, whatever else is there.
+            Some(c) if asks_help(&args[1..]) => {
+                println!("{}", help_of(c));
+                Ok(())
+            }
+            Some(c) => (c.run)(argv0, parser),
+            None => Err(Failure::usage(format!(
+                "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
+                describe(Value(cmd))
+            ))),
+        },
         Some(other) => Err(Failure::usage(format!(
             "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
             describe(other)
         ))),
         None => Err(Failure::usage("a subcommand is needed")),
     }
+}
+
+/// Whether `args` hold `--help` or `-h` before any `--`.
+fn asks_help(args: &[OsString]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--help" || a == "-h")
+}
+
+/// `help [SUBCOMMAND]`.
+fn help_cmd(_argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+    match parser.next().map_err(usage_error)? {
+        None => println!("{}", help()),
+        Some(Value(name)) => match find(&name) {
+            Some(c) if parser.next().map_err(usage_error)?.is_none() => {
+                println!("{}", help_of(c))
+            }
+            Some(_) => return Err(Failure::usage("help takes one subcommand")),
+            None => {
+                return Err(Failure::usage(format!(
+                    "{} is not a subcommand; the subcommands are {}",
+                    describe(Value(name)),
+                    SUBCOMMANDS
+                        .iter()
+                        .map(|c| c.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        },
+        Some(other) => return Err(usage_error(other.unexpected())),
+    }
+    Ok(())
 }
 
 fn describe(arg: lexopt::Arg) -> String {
@@ -97,7 +210,7 @@ fn describe(arg: lexopt::Arg) -> String {
     }
 }
 
-fn usage(e: lexopt::Error) -> Failure {
+fn usage_error(e: lexopt::Error) -> Failure {
     Failure::usage(e.to_string())
 }
 
@@ -105,11 +218,11 @@ fn usage(e: lexopt::Error) -> Failure {
 fn json_and_dir(parser: &mut lexopt::Parser) -> Result<(bool, Option<PathBuf>), Failure> {
     let mut json = false;
     let mut dir: Option<PathBuf> = None;
-    while let Some(arg) = parser.next().map_err(usage)? {
+    while let Some(arg) = parser.next().map_err(usage_error)? {
         match arg {
             Long("json") => json = true,
-            Long("dir") => dir = Some(parser.value().map_err(usage)?.into()),
-            other => return Err(usage(other.unexpected())),
+            Long("dir") => dir = Some(parser.value().map_err(usage_error)?.into()),
+            other => return Err(usage_error(other.unexpected())),
         }
     }
     Ok((json, dir))
@@ -137,6 +250,14 @@ fn verify_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
         Some(d) => d,
         None => default_dir(argv0)?,
     };
+    // Nothing to check the names against: the status detect gives.
+    if !holds_multi(&dir) {
+        return Err(first_call::refusal(
+            crate::detect::Refusal::NothingInstalled,
+            &dir,
+            true,
+        ));
+    }
     let report = verify::check(&dir, crate::locate::FileId::current_exe());
     if json {
         println!("{}", report.json());
@@ -154,12 +275,16 @@ fn verify_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
     }
 }
 
+/// Whether `dir` holds either multi binary.
+fn holds_multi(dir: &Path) -> bool {
+    !installed::modes(&Root::HOST, dir).is_empty()
+}
+
 /// This binary's directory if it holds a multi binary (the installed case),
 /// else the directory of the first multi binary in PATH.
 fn default_dir(argv0: &OsStr) -> Result<PathBuf, Failure> {
     let own = crate::locate::called_path(argv0, crate::locate::FileId::current_exe())
         .and_then(|p| crate::locate::dir_of(&p));
-    let holds_multi = |d: &PathBuf| !installed::modes(&Root::HOST, d).is_empty();
     if let Ok(d) = &own {
         if holds_multi(d) {
             return Ok(d.clone());
@@ -183,13 +308,13 @@ fn install_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure>
         root: None,
         wrapper: None,
     };
-    while let Some(arg) = parser.next().map_err(usage)? {
+    while let Some(arg) = parser.next().map_err(usage_error)? {
         match arg {
             Long("no-sanity-check") => opts.sanity_check = false,
             Long("symlinks") => opts.symlinks = true,
-            Long("root") => opts.root = Some(parser.value().map_err(usage)?.into()),
-            Long("wrapper") => opts.wrapper = Some(parser.value().map_err(usage)?.into()),
-            other => return Err(usage(other.unexpected())),
+            Long("root") => opts.root = Some(parser.value().map_err(usage_error)?.into()),
+            Long("wrapper") => opts.wrapper = Some(parser.value().map_err(usage_error)?.into()),
+            other => return Err(usage_error(other.unexpected())),
         }
     }
     if opts.wrapper.is_some() && opts.root.is_none() {
@@ -199,4 +324,36 @@ fn install_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure>
     }
     let settings = Settings::from_env()?;
     install::run(argv0, opts, &settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subcommand_is_in_the_usage_and_the_help() {
+        let (u, h) = (usage(), help());
+        for (i, c) in SUBCOMMANDS.iter().enumerate() {
+            assert!(
+                !SUBCOMMANDS[..i].iter().any(|d| d.name == c.name),
+                "{} twice",
+                c.name
+            );
+            assert!(u.contains(&format!("iptables-wrapper {} {}", c.name, c.synopsis)));
+            assert!(h.contains(c.about.lines().next().unwrap()));
+            assert!(help_of(c).starts_with(&format!("usage: iptables-wrapper {} ", c.name)));
+            for l in c.about.lines() {
+                assert!(l.len() <= 72, "{}: {l:?} is too wide", c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn help_is_asked_before_a_double_dash_only() {
+        let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(asks_help(&a(&["--json", "--help"])));
+        assert!(asks_help(&a(&["-h"])));
+        assert!(!asks_help(&a(&["--json"])));
+        assert!(!asks_help(&a(&["--", "cmd", "--help"])), "COMMAND's own");
+    }
 }

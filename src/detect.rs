@@ -157,6 +157,18 @@ impl Count {
     }
 }
 
+impl Count {
+    /// `1 rule`, `5 rules`, `1 to 7 rules`, `0+ rules`: the count with its
+    /// noun, singular only for exactly one.
+    pub fn rules(self) -> String {
+        if self == Count::exact(1) {
+            "1 rule".to_string()
+        } else {
+            format!("{self} rules")
+        }
+    }
+}
+
 /// `5`, `1 to 7`, or `5+` when only the lower bound is known.
 impl fmt::Display for Count {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -356,15 +368,15 @@ impl fmt::Display for Reason {
                 hint_place(chain, *mode, *family)
             ),
             Reason::RuleCount { legacy, nft } if legacy.at_least > nft.at_least => {
-                write!(f, "legacy {legacy} rules > nft {nft} rules")
+                write!(f, "legacy {} > nft {}", legacy.rules(), nft.rules())
             }
             Reason::RuleCount { legacy, nft } => {
-                write!(f, "nft {nft} rules > legacy {legacy} rules")
+                write!(f, "nft {} > legacy {}", nft.rules(), legacy.rules())
             }
-            Reason::Tie { rules } => write!(
-                f,
-                "legacy {rules} rules = nft {rules} rules, a tie goes to nft"
-            ),
+            Reason::Tie { rules } => {
+                let n = Count::exact(*rules).rules();
+                write!(f, "legacy {n} = nft {n}, a tie goes to nft")
+            }
             Reason::Default => f.write_str("no evidence, default nft"),
         }
     }
@@ -429,12 +441,13 @@ impl fmt::Display for Warning {
             } => {
                 write!(
                     f,
-                    "{family}: {} holds {rules} rules that will be ignored, since {family} uses {}",
+                    "{family}: {} holds {} that will be ignored, since {family} uses {}",
                     loser,
+                    rules.rules(),
                     loser.other()
                 )?;
                 if let Some(w) = winner_rules {
-                    write!(f, " ({w} rules)")?;
+                    write!(f, " ({})", w.rules())?;
                 }
                 write!(
                     f,

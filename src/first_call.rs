@@ -123,7 +123,8 @@ pub fn decide(dir: &Path, settings: &Settings, thorough: bool) -> Result<Decisio
         hint_wait: settings.hint_wait,
         thorough,
     };
-    let mut decision = detect::decide(&request, &host).map_err(|r| refusal(r, dir))?;
+    // `thorough` is detect's, which takes --dir; a first call cannot.
+    let mut decision = detect::decide(&request, &host).map_err(|r| refusal(r, dir, thorough))?;
     if decision.overall() == Overall::Split {
         if let Some(group) = switch::split_blocker(dir) {
             decision.unsplit(&group);
@@ -134,11 +135,18 @@ pub fn decide(dir: &Path, settings: &Settings, thorough: bool) -> Result<Decisio
 
 /// Why detection could not choose, as the failure every entry point ends
 /// with: 127 when neither mode is installed, 2 for a forced mode that is not.
-pub fn refusal(r: Refusal, dir: &Path) -> Failure {
+/// `takes_dir`: the command has `--dir` (detect, verify); a first call
+/// looks where the name it was called by is, so its advice is the install.
+pub fn refusal(r: Refusal, dir: &Path, takes_dir: bool) -> Failure {
     match r {
         Refusal::NothingInstalled => Failure::not_installed(format_args!(
-            "neither xtables-legacy-multi nor xtables-nft-multi is installed in {}; install iptables (both modes) in the image, or pass the directory that holds them",
-            dir.display()
+            "neither xtables-legacy-multi nor xtables-nft-multi is installed in {}; {}",
+            dir.display(),
+            if takes_dir {
+                "install iptables (both modes) in the image, or pass --dir with the directory that holds them"
+            } else {
+                "install iptables (both modes) in the image, then run `iptables-wrapper install` again, which puts the names where iptables is"
+            }
         )),
         Refusal::ForcedButMissing(mode) => Failure::setting(format_args!(
             "{MODE_VAR}={mode}, but {} is not installed; install that mode or change the setting",

@@ -138,12 +138,16 @@ pub fn run(argv0: &OsStr, opts: Options, settings: &Settings) -> Result<(), Fail
         if put_copy(&source, &to)
             .with_context(|| format!("cannot copy {} to {}", source.display(), to.display()))?
         {
-            println!("copied {} to {}", source.display(), to.display());
+            println!(
+                "iptables-wrapper: copied {} to {}",
+                source.display(),
+                to.display()
+            );
         }
     }
     for step in plan {
         for line in step.apply(&root, &target)? {
-            println!("{line}");
+            println!("iptables-wrapper: {line}");
         }
     }
     Ok(())

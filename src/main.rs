@@ -43,7 +43,10 @@ mod entry {
             Err(f) => {
                 eprintln!("iptables-wrapper: {:#}", f.error);
                 if f.usage {
-                    eprintln!("{}", cli::USAGE);
+                    // Every line on stderr is the wrapper's, usage included.
+                    for line in cli::usage().lines() {
+                        eprintln!("iptables-wrapper: {line}");
+                    }
                 }
                 f.code
             }

@@ -38,6 +38,9 @@ pub const HINT_CHAINS_VAR: &str = "IPTABLES_WRAPPER_HINT_CHAINS";
 
 /// Default per-probe deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest `IPTABLES_WRAPPER_PROBE_TIMEOUT` accepted (the help and the
+/// README give it).
+pub const MAX_PROBE_TIMEOUT: f64 = 3600.0;
 /// The longest `IPTABLES_WRAPPER_HINT_WAIT` accepted: a pod that waits
 /// longer for its kubelet has a bigger problem than detection.
 pub const MAX_HINT_WAIT: f64 = 300.0;
@@ -90,9 +93,14 @@ impl Settings {
         let text = |var: &str| text(var).map(|v| v.filter(|s| !s.is_empty()));
         Ok(Settings {
             mode: parse_mode(text(MODE_VAR)?.as_deref()).map_err(Failure::setting)?,
-            probe_timeout: parse_seconds(TIMEOUT_VAR, text(TIMEOUT_VAR)?.as_deref(), false, 3600.0)
-                .map_err(Failure::setting)?
-                .unwrap_or(DEFAULT_TIMEOUT),
+            probe_timeout: parse_seconds(
+                TIMEOUT_VAR,
+                text(TIMEOUT_VAR)?.as_deref(),
+                false,
+                MAX_PROBE_TIMEOUT,
+            )
+            .map_err(Failure::setting)?
+            .unwrap_or(DEFAULT_TIMEOUT),
             hint_wait: parse_seconds(
                 HINT_WAIT_VAR,
                 text(HINT_WAIT_VAR)?.as_deref(),
@@ -101,7 +109,7 @@ impl Settings {
             )
             .map_err(Failure::setting)?
             .unwrap_or(Duration::ZERO),
-            debug: text(DEBUG_VAR)?.is_some_and(|v| v != "0"),
+            debug: parse_debug(text(DEBUG_VAR)?.as_deref()).map_err(Failure::setting)?,
             sources: parse_sources(text(PROBES_VAR)?.as_deref()).map_err(Failure::setting)?,
             hint_chains: match parse_hint_chains(text(HINT_CHAINS_VAR)?.as_deref())
                 .map_err(Failure::setting)?
@@ -129,6 +137,18 @@ pub fn parse_mode(value: Option<&str>) -> Result<Setting, String> {
         Some(v) => Mode::parse(v).map(Setting::Force).ok_or_else(|| {
             format!("{MODE_VAR}={v:?} is not a mode; use legacy, nft or auto (or leave it unset)")
         }),
+    }
+}
+
+/// `IPTABLES_WRAPPER_DEBUG`: `1` on; `0`, empty or unset off. Anything
+/// else (`yes`, `true`) is refused rather than guessed at.
+pub fn parse_debug(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(v) => Err(format!(
+            "{DEBUG_VAR}={v:?} is not 0 or 1; use 1 to print a first call's decision, 0 (or leave it unset) for none"
+        )),
     }
 }
 
@@ -325,15 +345,25 @@ mod tests {
             let e = read(&[(HINT_WAIT_VAR, bad)]).unwrap_err();
             assert!(e.starts_with("IPTABLES_WRAPPER_HINT_WAIT="), "{e}");
         }
-        for bad in ["0", "-1", "x", "inf", "99999"] {
+        for bad in ["0", "-1", "x", "inf", "99999", "3600.5"] {
             assert!(read(&[(TIMEOUT_VAR, bad)]).is_err(), "{bad}");
         }
+        assert_eq!(
+            read(&[(TIMEOUT_VAR, "3600")]).unwrap().probe_timeout,
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]
     fn debug_and_sources() {
         assert!(read(&[(DEBUG_VAR, "1")]).unwrap().debug);
         assert!(!read(&[(DEBUG_VAR, "0")]).unwrap().debug);
+        assert!(!read(&[(DEBUG_VAR, "")]).unwrap().debug, "empty is unset");
+        for bad in ["yes", "true", "2", " 1", "on"] {
+            let e = read(&[(DEBUG_VAR, bad)]).unwrap_err();
+            assert!(e.starts_with("IPTABLES_WRAPPER_DEBUG="), "{e}");
+            assert!(e.contains("is not 0 or 1"), "{e}");
+        }
         assert_eq!(
             read(&[(PROBES_VAR, "Kernel")]).unwrap().sources,
             Sources::Kernel

@@ -671,7 +671,7 @@ fn without_hint_wait_the_counts_decide() {
                 );
             }
             let doc = detect_json(&run, "JSON");
-            let counts = "legacy 3 rules > nft 1 rules";
+            let counts = "legacy 3 rules > nft 1 rule";
             expect_family(&doc, "ipv4", Mode::Legacy, "rule-count", Some(counts));
             expect_family(&doc, "ipv6", Mode::Legacy, "rule-count", Some(counts));
             // nft's one IPv4 rule is stranded.

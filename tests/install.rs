@@ -78,8 +78,8 @@ const BUSYBOX: &str = "/bin/busybox";
 
 /// The two lines a first install on Debian prints.
 const REGISTERED: [&str; 2] = [
-    "registered /usr/sbin/iptables-wrapper as the iptables alternative with priority 100",
-    "registered /usr/sbin/iptables-wrapper as the ip6tables alternative with priority 100",
+    "iptables-wrapper: registered /usr/sbin/iptables-wrapper as the iptables alternative with priority 100",
+    "iptables-wrapper: registered /usr/sbin/iptables-wrapper as the ip6tables alternative with priority 100",
 ];
 
 /// Runs `body` after the helpers in a fresh sandbox of `suite`, with the
@@ -104,6 +104,17 @@ struct Step {
     rc: i32,
     out: Vec<String>,
     err: String,
+}
+
+/// Every line `name` printed, on stdout and stderr, is a message of the
+/// wrapper's: it starts with `iptables-wrapper: `.
+fn assert_prefixed(run: &Run, name: &str, s: &Step) {
+    for l in s.out.iter().map(String::as_str).chain(s.err.lines()) {
+        assert!(
+            l.starts_with("iptables-wrapper: "),
+            "{name} printed {l:?}, without the prefix:\n{run}"
+        );
+    }
 }
 
 fn step(run: &Run, name: &str) -> Step {
@@ -136,6 +147,7 @@ fn assert_unchanged(run: &Run, name: &str) {
 /// `name` succeeded and printed exactly `lines`.
 fn assert_printed(run: &Run, name: &str, lines: &[&str]) {
     let s = step(run, name);
+    assert_prefixed(run, name, &s);
     assert_eq!(s.rc, 0, "{name} failed:\n{run}");
     assert_eq!(s.out, lines, "{name}'s output:\n{run}");
 }
@@ -144,6 +156,7 @@ fn assert_printed(run: &Run, name: &str, lines: &[&str]) {
 /// every one of `needles` on stderr, and changed nothing.
 fn assert_refused(run: &Run, name: &str, needles: &[&str]) {
     let s = step(run, name);
+    assert_prefixed(run, name, &s);
     assert_eq!(s.rc, 1, "{name} should have been refused:\n{run}");
     assert!(s.out.is_empty(), "{name} printed changes:\n{run}");
     assert!(
@@ -297,7 +310,7 @@ resolved installed
             "first",
             &[
                 REGISTERED[0],
-                "selected /usr/sbin/iptables-wrapper for the iptables alternative",
+                "iptables-wrapper: selected /usr/sbin/iptables-wrapper for the iptables alternative",
                 REGISTERED[1],
             ],
         );
@@ -326,7 +339,7 @@ value alt
         );
         let lines: Vec<String> = NAMES
             .iter()
-            .map(|n| format!("linked /usr/sbin/{n} -> iptables-wrapper"))
+            .map(|n| format!("iptables-wrapper: linked /usr/sbin/{n} -> iptables-wrapper"))
             .collect();
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         assert_printed(&run, "first", &lines);
@@ -360,11 +373,11 @@ I=/tmp/inst/iptables-wrapper-installer.sh
 "#;
 
 const INSTALLER_DONE: [&str; 5] = [
-    "copied /tmp/inst/iptables-wrapper to /usr/sbin/iptables-wrapper",
+    "iptables-wrapper: copied /tmp/inst/iptables-wrapper to /usr/sbin/iptables-wrapper",
     REGISTERED[0],
     REGISTERED[1],
-    "removed /tmp/inst/iptables-wrapper",
-    "removed /tmp/inst/iptables-wrapper-installer.sh",
+    "iptables-wrapper: removed /tmp/inst/iptables-wrapper",
+    "iptables-wrapper: removed /tmp/inst/iptables-wrapper-installer.sh",
 ];
 
 fn shell_installer(shell: &str) {
@@ -429,9 +442,11 @@ echo "left=$(ls -A /tmp/inst)"
             );
             let bad = step(&run, "bad");
             assert_eq!(bad.rc, 2, "{run}");
+            assert_prefixed(&run, "bad", &bad);
             assert!(
-                bad.err
-                    .starts_with("iptables-wrapper-installer: unknown option --frobnicate"),
+                bad.err.starts_with(
+                    "iptables-wrapper: unknown option --frobnicate\niptables-wrapper: usage: "
+                ),
                 "{run}"
             );
             assert!(bad.out.is_empty(), "{run}");
@@ -469,10 +484,11 @@ echo "left=$(ls -A /tmp/inst)"
             );
             let s = step(&run, "refused");
             assert_eq!(s.rc, 1, "{run}");
+            assert_prefixed(&run, "refused", &s);
             for needle in [
                 "iptables-wrapper: install refused: iptables 1.8.3 is too old",
                 "--no-sanity-check",
-                "iptables-wrapper-installer: removed /usr/sbin/iptables-wrapper again; nothing changed",
+                "iptables-wrapper: removed /usr/sbin/iptables-wrapper again; nothing changed",
             ] {
                 assert!(s.err.contains(needle), "lacks {needle:?}:\n{run}");
             }
@@ -830,7 +846,7 @@ fn root_of(run: &Run, name: &str) -> String {
     let s = step(run, name);
     let copied = s.out.first().map(String::as_str).unwrap_or_default();
     copied
-        .strip_prefix("copied ")
+        .strip_prefix("iptables-wrapper: copied ")
         .and_then(|l| l.split_once(" to "))
         .and_then(|(_, to)| to.split_once("/root/"))
         .map(|(dir, _)| format!("{dir}/root"))
@@ -941,7 +957,7 @@ host_alternatives after
             Layout::Alternatives => REGISTERED.iter().map(|l| l.to_string()).collect(),
             Layout::Symlinks => NAMES
                 .iter()
-                .map(|n| format!("linked $R{dir}/{n} -> iptables-wrapper"))
+                .map(|n| format!("iptables-wrapper: linked $R{dir}/{n} -> iptables-wrapper"))
                 .collect(),
         };
         assert_installed(&run, "first", real_dir, &lines);
@@ -1064,7 +1080,7 @@ step foreign "$W" install --root "$R" --symlinks --wrapper "$STEPS/wrapper-arm64
         );
         let linked: Vec<String> = NAMES
             .iter()
-            .map(|n| format!("linked $R/usr/sbin/{n} -> iptables-wrapper"))
+            .map(|n| format!("iptables-wrapper: linked $R/usr/sbin/{n} -> iptables-wrapper"))
             .collect();
         assert_installed(&run, "foreign", "/usr/sbin", &linked);
     });

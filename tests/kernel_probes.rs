@@ -204,7 +204,7 @@ fn check_first_call(run: &Run, ctx: &str, detect: &Value) {
     if kind != Some("rule-count") {
         return;
     }
-    let count = regex::Regex::new(r"(legacy|nft) ([0-9]+)(?: to ([0-9]+)|(\+))? rules").unwrap();
+    let count = regex::Regex::new(r"(legacy|nft) ([0-9]+)(?: to ([0-9]+)|(\+))? rules?").unwrap();
     let stated: Vec<_> = count.captures_iter(line).collect();
     assert_eq!(stated.len(), 2, "{ctx}: two counts in {line}");
     for c in stated {

@@ -4,21 +4,10 @@
 
 mod common;
 
-use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
+use common::binary;
 
-fn binary() -> PathBuf {
-    let bin = std::env::var_os("IPTABLES_WRAPPER_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo().join("bin/iptables-wrapper"));
-    assert!(
-        bin.is_file(),
-        "no wrapper binary at {}; run `make build`",
-        bin.display()
-    );
-    bin
-}
+use std::fs;
+use std::process::Command;
 
 #[test]
 fn ldd_says_it_is_not_dynamic() {

@@ -868,3 +868,36 @@ fn a_refusal_names_the_missing_capability_and_quotes_the_errors() {
     assert!(!other.to_string().contains("CAP_NET_ADMIN"));
     assert_eq!(other.kind(), "probes-refused");
 }
+
+#[test]
+fn one_rule_is_singular() {
+    let count = Reason::RuleCount {
+        legacy: Count::exact(3),
+        nft: Count::exact(1),
+    };
+    assert_eq!(count.to_string(), "legacy 3 rules > nft 1 rule");
+    assert_eq!(
+        Reason::Tie { rules: 1 }.to_string(),
+        "legacy 1 rule = nft 1 rule, a tie goes to nft"
+    );
+    let bounds = Reason::RuleCount {
+        legacy: Count::at_least(1),
+        nft: Count {
+            at_least: 0,
+            at_most: Some(1),
+        },
+    };
+    assert_eq!(bounds.to_string(), "legacy 1+ rules > nft 0 to 1 rules");
+    let w = Warning::StrandedRules {
+        family: V6,
+        loser: Legacy,
+        rules: Count::exact(1),
+        winner_rules: Some(Count::exact(1)),
+    };
+    assert!(
+        w.to_string().starts_with(
+            "IPv6: legacy holds 1 rule that will be ignored, since IPv6 uses nft (1 rule); "
+        ),
+        "{w}"
+    );
+}

@@ -111,6 +111,20 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The wrapper binary under test: `$IPTABLES_WRAPPER_BIN`, else
+/// bin/iptables-wrapper (`make build`).
+pub fn binary() -> PathBuf {
+    let bin = std::env::var_os("IPTABLES_WRAPPER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("bin/iptables-wrapper"));
+    assert!(
+        bin.is_file(),
+        "no wrapper binary at {}; run `make build`",
+        bin.display()
+    );
+    bin
+}
+
 /// What a sandboxed script did.
 #[derive(Debug)]
 pub struct Run {
