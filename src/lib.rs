@@ -15,6 +15,7 @@ pub mod detect;
 pub mod exec;
 pub mod first_call;
 pub mod install;
+pub mod json;
 pub mod locate;
 pub mod names;
 pub mod path_search;

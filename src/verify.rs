@@ -11,9 +11,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::json::Value;
 use crate::locate::FileId;
 use crate::names::{Family, Mode, COMMANDS};
-use crate::report::quote;
 use crate::switch::{self, Leads};
 
 /// One name and where it leads.
@@ -194,46 +194,39 @@ impl Report {
 
     pub fn json(&self) -> String {
         let (state, mode) = match self.state {
-            State::NotSwitched => ("not-switched", "null".to_string()),
-            State::Switched([a, b]) if a == b => ("switched", quote(a.as_str())),
-            State::Switched(_) => ("switched", quote("split")),
-            State::Inconsistent => ("inconsistent", "null".to_string()),
+            State::NotSwitched => ("not-switched", Value::Null),
+            State::Switched([a, b]) if a == b => ("switched", Value::str(a.as_str())),
+            State::Switched(_) => ("switched", Value::str("split")),
+            State::Inconsistent => ("inconsistent", Value::Null),
         };
         let fam =
-            |f: Family| self.families[f.index()].map_or("null".to_string(), |l| quote(describe(l)));
-        let names: Vec<String> = self
-            .names
-            .iter()
-            .map(|n| {
-                format!(
-                    "{{\"name\":{},\"path\":{},\"leads_to\":{}}}",
-                    quote(n.name),
-                    quote(&n.path.to_string_lossy()),
-                    quote(describe(n.leads))
-                )
-            })
-            .collect();
-        let problems: Vec<String> = self
-            .problems
-            .iter()
-            .map(|p| {
-                format!(
-                    "{{\"path\":{},\"text\":{},\"fix\":{}}}",
-                    quote(&p.path.to_string_lossy()),
-                    quote(&p.text),
-                    quote(&p.fix)
-                )
-            })
-            .collect();
-        format!(
-            "{{\"consistent\":{},\"state\":{},\"mode\":{mode},\"families\":{{\"ipv4\":{},\"ipv6\":{}}},\"names\":[{}],\"problems\":[{}]}}",
-            self.consistent(),
-            quote(state),
-            fam(Family::V4),
-            fam(Family::V6),
-            names.join(","),
-            problems.join(",")
-        )
+            |f: Family| self.families[f.index()].map_or(Value::Null, |l| Value::str(describe(l)));
+        let names = self.names.iter().map(|n| {
+            Value::object([
+                ("name", Value::str(n.name)),
+                ("path", Value::str(n.path.to_string_lossy())),
+                ("leads_to", Value::str(describe(n.leads))),
+            ])
+        });
+        let problems = self.problems.iter().map(|p| {
+            Value::object([
+                ("path", Value::str(p.path.to_string_lossy())),
+                ("text", Value::str(&p.text)),
+                ("fix", Value::str(&p.fix)),
+            ])
+        });
+        Value::object([
+            ("consistent", Value::Bool(self.consistent())),
+            ("state", Value::str(state)),
+            ("mode", mode),
+            (
+                "families",
+                Value::object([("ipv4", fam(Family::V4)), ("ipv6", fam(Family::V6))]),
+            ),
+            ("names", Value::Array(names.collect())),
+            ("problems", Value::Array(problems.collect())),
+        ])
+        .to_string()
     }
 }
 
