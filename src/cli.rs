@@ -7,17 +7,19 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-use crate::first_call;
+use crate::decide;
 use crate::install;
 use crate::names::Mode;
 use crate::probe;
 use crate::report;
 use crate::settings::Settings;
+use crate::switch_command;
 use crate::verify;
 use crate::Failure;
 
 pub const USAGE: &str = "\
 usage: iptables-wrapper detect [--json] [--dir DIR]
+       iptables-wrapper switch [--dir DIR] [--json] [-- COMMAND [ARGS...]]
        iptables-wrapper verify [--json] [--dir DIR]
        iptables-wrapper install [--no-sanity-check] [--symlinks]
        iptables-wrapper --help | --version";
@@ -36,9 +38,17 @@ Commands:
       every warning, changing nothing. --json adds every probe's result.
       DIR is the directory holding xtables-*-multi (default: this binary's
       directory, else where xtables-*-multi is found in PATH).
+  switch [--dir DIR] [--json] [-- COMMAND [ARGS...]]
+      Detect and switch the names now, as a first call would, and print the
+      decision (--json: as detect --json does). Names already switched are
+      left alone and their recorded decision is printed. Exit status 3 when
+      the names cannot be switched (a read-only root). With -- COMMAND, the
+      report goes to stderr and COMMAND (found through PATH) is executed
+      with ARGS, even when the names could not be switched.
   verify [--json] [--dir DIR]
       Check that the six names exist and lead to the wrapper or to one mode
-      per family. Exit status 0 when consistent, 1 when not.
+      per family, and show the recorded decision. Exit status 0 when
+      consistent, 1 when not.
   install [--no-sanity-check] [--symlinks]
       Put the wrapper in front of the six names, in the directory this
       binary is in (run it by absolute path). Registers it with
@@ -54,6 +64,9 @@ Environment:
   IPTABLES_WRAPPER_PROBE_TIMEOUT=SECONDS  limit on each probe (default 5)
   IPTABLES_WRAPPER_PROBES=auto|kernel|process  where probes get their answers
   IPTABLES_WRAPPER_DEBUG=1                print the first call's decision to stderr
+  IPTABLES_WRAPPER_STATE_DIR=DIR          where to keep the decision when the names
+                                          cannot be switched (read-only root; tried
+                                          before /run/iptables-wrapper, /tmp/iptables-wrapper)
 ";
 
 pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
@@ -71,6 +84,7 @@ pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
         Some(Value(cmd)) if cmd == "detect" => detect_cmd(argv0, parser),
         Some(Value(cmd)) if cmd == "install" => install_cmd(argv0, parser),
         Some(Value(cmd)) if cmd == "verify" => verify_cmd(argv0, parser),
+        Some(Value(cmd)) if cmd == "switch" => switch_cmd(argv0, parser),
         Some(other) => Err(Failure::usage(format!(
             "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
             describe(other)
@@ -112,7 +126,7 @@ fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
         Some(d) => d,
         None => default_dir(argv0)?,
     };
-    let decision = first_call::decide(&dir, &settings, true)?;
+    let decision = decide::decide(&dir, &settings, true)?;
     if json {
         println!("{}", report::json(&decision));
     } else {
@@ -121,13 +135,38 @@ fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
     Ok(())
 }
 
+/// `switch`'s options, then everything after the first `--` as COMMAND
+/// and its arguments, untouched.
+fn switch_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+    let mut rest: Vec<OsString> = parser.raw_args().map_err(usage)?.collect();
+    let command = match rest.iter().position(|a| a == "--") {
+        Some(at) => {
+            let mut after = rest.split_off(at + 1);
+            rest.pop();
+            if after.is_empty() {
+                return Err(Failure::usage("switch: a COMMAND is needed after --"));
+            }
+            let program = after.remove(0);
+            Some((program, after))
+        }
+        None => None,
+    };
+    let (json, dir) = json_and_dir(&mut lexopt::Parser::from_args(rest))?;
+    let dir = match dir {
+        Some(d) => d,
+        None => default_dir(argv0)?,
+    };
+    switch_command::run(switch_command::Options { dir, json, command })
+}
+
 fn verify_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
     let (json, dir) = json_and_dir(&mut parser)?;
     let dir = match dir {
         Some(d) => d,
         None => default_dir(argv0)?,
     };
-    let report = verify::check(&dir, crate::locate::FileId::current_exe());
+    let settings = Settings::from_env()?;
+    let report = verify::check(&dir, crate::locate::FileId::current_exe(), &settings);
     if json {
         println!("{}", report.json());
     } else {

@@ -5,6 +5,7 @@
 //! that is not valid UTF-8 is refused too, rather than read as unset.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::names::Mode;
@@ -33,6 +34,7 @@ pub const TIMEOUT_VAR: &str = "IPTABLES_WRAPPER_PROBE_TIMEOUT";
 pub const HINT_WAIT_VAR: &str = "IPTABLES_WRAPPER_HINT_WAIT";
 pub const DEBUG_VAR: &str = "IPTABLES_WRAPPER_DEBUG";
 pub const PROBES_VAR: &str = "IPTABLES_WRAPPER_PROBES";
+pub const STATE_DIR_VAR: &str = "IPTABLES_WRAPPER_STATE_DIR";
 
 /// Default per-probe deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,13 +42,16 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// longer for its kubelet has a bigger problem than detection.
 pub const MAX_HINT_WAIT: f64 = 300.0;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub mode: Setting,
     pub probe_timeout: Duration,
     pub hint_wait: Duration,
     pub debug: bool,
     pub sources: Sources,
+    /// Where a decision is kept when the names cannot be switched, tried
+    /// before the default places (see `state.rs`).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -57,6 +62,7 @@ impl Default for Settings {
             hint_wait: Duration::ZERO,
             debug: false,
             sources: Sources::Auto,
+            state_dir: None,
         }
     }
 }
@@ -95,6 +101,7 @@ impl Settings {
             .unwrap_or(Duration::ZERO),
             debug: text(DEBUG_VAR)?.is_some_and(|v| v != "0"),
             sources: parse_sources(text(PROBES_VAR)?.as_deref()).map_err(Failure::setting)?,
+            state_dir: parse_state_dir(text(STATE_DIR_VAR)?).map_err(Failure::setting)?,
         })
     }
 }
@@ -120,6 +127,19 @@ pub fn parse_sources(value: Option<&str>) -> Result<Sources, String> {
         Some(_) => Err(format!(
             "{PROBES_VAR}={:?} is not a probe source; use auto, kernel or process (or leave it unset)",
             value.unwrap_or_default()
+        )),
+    }
+}
+
+/// `IPTABLES_WRAPPER_STATE_DIR`: an absolute path. A relative one would
+/// depend on each caller's working directory, so calls would not find each
+/// other's decision.
+pub fn parse_state_dir(value: Option<String>) -> Result<Option<PathBuf>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.starts_with('/') => Ok(Some(PathBuf::from(v))),
+        Some(v) => Err(format!(
+            "{STATE_DIR_VAR}={v:?} is not an absolute path; give the directory as /path (an emptyDir volume, say), or leave it unset"
         )),
     }
 }
@@ -218,6 +238,17 @@ mod tests {
             Sources::Process
         );
         assert!(read(&[(PROBES_VAR, "netlink")]).is_err());
+    }
+
+    #[test]
+    fn state_dir_is_absolute() {
+        assert_eq!(
+            read(&[(STATE_DIR_VAR, "/var/run/w")]).unwrap().state_dir,
+            Some(PathBuf::from("/var/run/w"))
+        );
+        assert_eq!(read(&[(STATE_DIR_VAR, "")]).unwrap().state_dir, None);
+        let e = read(&[(STATE_DIR_VAR, "run/w")]).unwrap_err();
+        assert!(e.contains("is not an absolute path"), "{e}");
     }
 
     #[test]

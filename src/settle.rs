@@ -1,0 +1,201 @@
+//! The one path from "the names still lead to the wrapper" to a mode, for a
+//! first call and `switch` alike: look, use a kept decision, lock, look
+//! again, detect, warn, switch, check the result, and record the decision
+//! (beside the names, or in a state directory when they cannot be changed).
+//! The caller then execs or reports; nothing here knows which.
+//!
+//! Looking twice is what makes concurrent calls safe: a call that waited
+//! for the lock finds the names switched (or the decision kept) by the
+//! holder before it, and follows that instead of deciding again.
+
+use std::path::{Path, PathBuf};
+
+use crate::decide;
+use crate::detect::Decision;
+use crate::locate::{resolved_mode, FileId};
+use crate::names::{Family, Mode};
+use crate::record::{self, Record, Trigger};
+use crate::report;
+use crate::settings::Settings;
+use crate::state;
+use crate::switch;
+use crate::Failure;
+
+/// Who is asking, about which names.
+pub struct Call<'a> {
+    /// The iptables directory.
+    pub dir: &'a Path,
+    pub settings: &'a Settings,
+    /// The wrapper's identity: the names that lead to it are switched.
+    pub wrapper: Option<FileId>,
+    pub trigger: Trigger,
+    /// The names whose targets say whether the work is done: a first
+    /// call's own name (one readlink on the common path), all six for
+    /// `switch`.
+    pub names: &'a [&'static str],
+}
+
+/// How the call ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The names already led to a mode: switched before, by another call
+    /// or by hand. Each family's mode, where one of its names was looked at.
+    Already([Option<Mode>; 2]),
+    /// The names cannot be switched, and a call before this one decided and
+    /// kept its decision in a state directory.
+    Kept { path: PathBuf, record: Record },
+    /// Decided now; the names were switched.
+    Switched(Decision),
+    /// Decided now; the names could not be switched. `kept` is where the
+    /// decision was kept for later calls, if anywhere.
+    NotSwitched {
+        decision: Decision,
+        kept: Option<PathBuf>,
+    },
+}
+
+impl Outcome {
+    /// The mode `family` runs with.
+    pub fn mode(&self, family: Family) -> Option<Mode> {
+        match self {
+            Outcome::Already(modes) => modes[family.index()],
+            Outcome::Kept { record, .. } => Some(record.modes()[family.index()]),
+            Outcome::Switched(d) | Outcome::NotSwitched { decision: d, .. } => Some(d.mode(family)),
+        }
+    }
+
+    /// Whether the names lead to a mode now.
+    pub fn switched(&self) -> bool {
+        matches!(self, Outcome::Already(_) | Outcome::Switched(_))
+    }
+}
+
+pub fn settle(call: &Call) -> Result<Outcome, Failure> {
+    let (dir, settings) = (call.dir, call.settings);
+    if let Some(modes) = look(call) {
+        return Ok(Outcome::Already(modes));
+    }
+    if let Some((path, record)) = state::find(dir, settings) {
+        return Ok(Outcome::Kept { path, record });
+    }
+    let lock = match switch::lock(dir) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            warn(format_args!("{e:#}; detecting without the switch lock"));
+            None
+        }
+    };
+    // Looked at again under the lock: the holder before us may have
+    // switched, or kept its decision.
+    if let Some(modes) = look(call) {
+        if settings.debug {
+            let mode = Family::ALL.iter().find_map(|f| modes[f.index()]);
+            eprintln!(
+                "iptables-wrapper: {} already switched to {} by another call",
+                dir.join(call.names[0]).display(),
+                mode.map_or("a mode", Mode::as_str)
+            );
+        }
+        return Ok(Outcome::Already(modes));
+    }
+    if let Some((path, record)) = state::find(dir, settings) {
+        return Ok(Outcome::Kept { path, record });
+    }
+
+    let decision = decide::decide(dir, settings, false)?;
+    if settings.debug {
+        eprintln!("iptables-wrapper: {}", report::line(&decision));
+    }
+    for w in &decision.warnings {
+        warn(format_args!("{w}"));
+    }
+    let modes = Family::ALL.map(|f| decision.mode(f));
+    let record = Record::new(call.trigger.clone(), dir, &decision);
+    let failed = match switch::to_modes(dir, modes, call.wrapper) {
+        Ok(changes) if leads_to(call, modes) => {
+            if settings.debug {
+                for c in changes {
+                    eprintln!("iptables-wrapper: switched {c}");
+                }
+            }
+            let path = record::beside(dir);
+            if let Err(e) = record.write(&path) {
+                warn(format_args!(
+                    "cannot write the decision record {}: {e}; the names are switched, but `iptables-wrapper verify` cannot say why",
+                    path.display()
+                ));
+            }
+            return Ok(Outcome::Switched(decision));
+        }
+        Ok(_) => format!(
+            "the iptables names in {} still do not lead to {} after switching (the alternatives tool changed nothing)",
+            dir.display(),
+            describe(modes)
+        ),
+        Err(e) => format!(
+            "cannot switch the iptables names in {} to {}: {e:#}",
+            dir.display(),
+            describe(modes)
+        ),
+    };
+    let kept = state::keep(dir, settings, &record);
+    drop(lock);
+    let running = match &call.trigger {
+        Trigger::FirstCall(command) => format!(
+            "running {} directly; ",
+            dir.join(modes[Family::of_command(command).index()].multi())
+                .display()
+        ),
+        Trigger::Switch => String::new(),
+    };
+    match &kept {
+        Ok(path) => warn(format_args!(
+            "{failed}; {running}the decision is kept in {}, so later calls use it without detecting or warning again",
+            path.display()
+        )),
+        Err(why) => warn(format_args!(
+            "{failed}; {running}{why}, so each call detects again until the names can be changed (set IPTABLES_WRAPPER_STATE_DIR to a writable directory)"
+        )),
+    }
+    Ok(Outcome::NotSwitched {
+        decision,
+        kept: kept.ok(),
+    })
+}
+
+/// `legacy`, or `IPv4 legacy, IPv6 nft`.
+pub fn describe(modes: [Mode; 2]) -> String {
+    match modes {
+        [a, b] if a == b => a.to_string(),
+        [a, b] => format!("IPv4 {a}, IPv6 {b}"),
+    }
+}
+
+/// Each family's mode if every one of the call's names that exists leads
+/// to a mode; `None` while any still leads elsewhere (the wrapper).
+fn look(call: &Call) -> Option<[Option<Mode>; 2]> {
+    let mut modes = [None; 2];
+    for name in call.names {
+        let path = call.dir.join(name);
+        match resolved_mode(&path) {
+            Some(m) => modes[Family::of_command(name).index()] = Some(m),
+            // A name the image does not have is not waiting for a switch.
+            None if std::fs::symlink_metadata(&path).is_err() => {}
+            None => return None,
+        }
+    }
+    modes.iter().any(Option::is_some).then_some(modes)
+}
+
+/// Whether the call's names now lead to `modes`.
+fn leads_to(call: &Call, modes: [Mode; 2]) -> bool {
+    look(call).is_some_and(|found| {
+        Family::ALL
+            .iter()
+            .all(|f| found[f.index()].is_none_or(|m| m == modes[f.index()]))
+    })
+}
+
+fn warn(msg: std::fmt::Arguments) {
+    eprintln!("iptables-wrapper: warning: {msg}");
+}
