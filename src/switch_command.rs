@@ -76,8 +76,18 @@ pub fn run(opts: Options) -> Result<(), Failure> {
         Some((program, args)) => Err(become_command(program, args)),
         None if outcome.switched() => Ok(()),
         None => Err(Failure::not_switched(format_args!(
-            "the iptables names in {} are not switched, so a call under them runs the decided mode directly; make the directory writable (or run switch where it is) to switch them",
-            dir.display()
+            "the iptables names in {} were not switched; {}",
+            dir.display(),
+            match &outcome {
+                Outcome::Kept { path, .. }
+                | Outcome::NotSwitched {
+                    kept: Some(path), ..
+                } => format!(
+                    "calls under them run the decision kept in {} directly",
+                    path.display()
+                ),
+                _ => "each call under them detects again".to_string(),
+            }
         ))),
     }
 }
@@ -143,10 +153,12 @@ fn become_command(program: OsString, args: Vec<OsString>) -> Failure {
     } else {
         match crate::path_search::find(&program) {
             Ok(p) => p,
-            Err(_) => return Failure::not_installed(format_args!(
+            Err(_) => {
+                return Failure::not_installed(format_args!(
                 "cannot run {shown}: no executable {shown} in PATH ({}); give its absolute path",
                 std::env::var("PATH").unwrap_or_default()
-            )),
+            ))
+            }
         }
     };
     let err = exec_program(&path, &program, args);

@@ -18,80 +18,19 @@
 
 mod common;
 
-use common::{each, suites, version_tag, Layout, Mode, Run, Target, NAMES};
+use common::{cases, each, expect, lines, version_tag, Layout, Mode, Run, Target, NAMES};
 use serde_json::Value;
 use std::fmt;
 
-/// One scenario on one suite in one layout.
-struct Case<T> {
-    suite: String,
-    layout: Layout,
-    what: T,
-}
-
-impl<T: fmt::Display> fmt::Display for Case<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, {:?}, {}", self.suite, self.layout, self.what)
-    }
-}
-
-/// Every suite × layout × scenario.
-fn cases<T: Clone>(what: &[T]) -> Vec<Case<T>> {
-    let mut v = Vec::new();
-    for suite in suites() {
-        for layout in Layout::ALL {
-            for w in what {
-                v.push(Case {
-                    suite: suite.clone(),
-                    layout,
-                    what: w.clone(),
-                });
-            }
-        }
-    }
-    v
-}
-
-/// Shell functions every scenario starts with.
-const PRELUDE: &str = common::PRELUDE;
-
 /// Runs `body` in a sandbox of `suite` after installing the wrapper in
-/// `layout`, with the seccomp tool at /usr/local/bin/deny. Checks that the
-/// script ran to its end and that the install put the wrapper in front.
+/// `layout`, with the seccomp tool at /usr/local/bin/deny.
 fn run(suite: &str, layout: Layout, body: &str) -> Run {
-    let script = format!(
-        "{}\n{PRELUDE}\n{} >/dev/null\nlinks INSTALLED\n{body}\necho END=ok\n",
-        common::names_sh(),
-        layout.install_command()
-    );
-    let run = common::sandbox_with(
+    common::installed(
         suite,
-        &script,
-        &[],
+        layout,
+        body,
         &[(common::deny(), "/usr/local/bin/deny")],
-    );
-    assert_eq!(run.status, 0, "the script failed\n{run}");
-    assert_eq!(run.get("END"), "ok", "the script stopped early\n{run}");
-    assert_eq!(
-        run.get("INSTALLED"),
-        layout.links(Target::Wrapper, Target::Wrapper),
-        "install did not put the wrapper in front of the names\n{run}"
-    );
-    run
-}
-
-fn expect(run: &Run, key: &str, want: &str) {
-    assert_eq!(run.get(key), want, "{key}\n{run}");
-}
-
-/// The lines printed as `KEY=` (joined by `call`).
-fn lines(run: &Run, key: &str) -> Vec<String> {
-    let joined = run.get(key);
-    if joined.is_empty() {
-        vec![]
-    } else {
-        joined.split(" | ").map(String::from).collect()
-    }
+    )
 }
 
 fn millis(run: &Run, key: &str) -> u64 {

@@ -105,8 +105,9 @@ count_rule() {
     echo "$1_NFT=$(iptables-nft-save | grep -c -x -e "$2" || true)"
 }
 
-# leftovers: temporary files left next to the names or the alternatives.
+# leftovers: temporary files left next to the names or the alternatives
+# (the decision record is not one).
 leftovers() {
     # shellcheck disable=SC2010 # names we make are plain ASCII
-    echo "LEFTOVERS=$(ls -A /usr/sbin /etc/alternatives | grep -E '^\.|dpkg-(tmp|new)$' | tr '\n' ' ' || true)"
+    echo "LEFTOVERS=$(ls -A /usr/sbin /etc/alternatives | grep -v -x -F .iptables-wrapper-decision.json | grep -E '^\.|dpkg-(tmp|new)$' | tr '\n' ' ' || true)"
 }
