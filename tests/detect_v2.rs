@@ -1217,11 +1217,24 @@ fn verify_reports_every_state() {
             let problems = doc["problems"].as_array().cloned().unwrap_or_default();
             let out = lines(&run, &format!("{text_key}_OUT"));
             expect(&run, &format!("{text_key}_RC"), status);
-            assert_eq!(
-                out.first().map(String::as_str),
-                Some(s.line),
-                "{ctx}\n{run}"
-            );
+            let first = out.first().map(String::as_str).unwrap_or_default();
+            if s.state == "switched" {
+                // With the record of the first call that switched them.
+                let r = &doc["record"];
+                assert_eq!(r["status"], "current", "{ctx}: {doc}");
+                let by = format!(
+                    "{} (by the first call of {} at {}: ",
+                    s.line,
+                    r["record"]["command"].as_str().unwrap_or("?"),
+                    r["record"]["time"].as_str().unwrap_or("?")
+                );
+                assert!(
+                    first.starts_with(&by) && first.ends_with(')'),
+                    "{ctx}: {first:?} is not {by:?}...\n{run}"
+                );
+            } else {
+                assert_eq!(first, s.line, "{ctx}\n{run}");
+            }
             if s.state == "inconsistent" {
                 assert!(!problems.is_empty(), "{ctx}: no problems listed: {doc}");
                 // Each broken name has a problem of its own.
