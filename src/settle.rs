@@ -199,3 +199,109 @@ fn leads_to(call: &Call, modes: [Mode; 2]) -> bool {
 fn warn(msg: std::fmt::Arguments) {
     eprintln!("iptables-wrapper: warning: {msg}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::COMMANDS;
+    use crate::settings::Setting;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    /// An iptables directory whose six names link to the wrapper, and
+    /// settings that force legacy (so nothing is probed) with a state
+    /// directory of its own.
+    fn setup(tag: &str) -> (PathBuf, Settings) {
+        let d = crate::test_exe::iptables_dir(&format!("settle-{tag}"));
+        for c in COMMANDS {
+            symlink("iptables-wrapper", d.join(c)).unwrap();
+        }
+        let settings = Settings {
+            mode: Setting::Force(Mode::Legacy),
+            state_dir: Some(d.join("state")),
+            ..Settings::default()
+        };
+        (d, settings)
+    }
+
+    fn call<'a>(d: &'a Path, s: &'a Settings, wrapper: Option<FileId>) -> Call<'a> {
+        Call {
+            dir: d,
+            settings: s,
+            wrapper,
+            trigger: Trigger::Switch,
+            names: &COMMANDS,
+        }
+    }
+
+    #[test]
+    fn switches_records_then_finds_it_done() {
+        let (d, s) = setup("switch");
+        let w = FileId::of(&d.join("iptables-wrapper"));
+        let first = settle(&call(&d, &s, w)).unwrap_or_else(|f| panic!("{:#}", f.error));
+        assert!(matches!(first, Outcome::Switched(_)), "{first:?}");
+        for c in COMMANDS {
+            assert_eq!(resolved_mode(&d.join(c)), Some(Mode::Legacy), "{c}");
+        }
+        let r = Record::read(&record::beside(&d)).unwrap().unwrap();
+        assert_eq!(
+            (&r.trigger, r.modes()),
+            (&Trigger::Switch, [Mode::Legacy; 2])
+        );
+        assert_eq!(r.decision.families[0].reason.kind, "override");
+        // Again: nothing to do, the names' modes reported.
+        let again = settle(&call(&d, &s, w)).unwrap_or_else(|f| panic!("{:#}", f.error));
+        assert!(
+            matches!(
+                again,
+                Outcome::Already([Some(Mode::Legacy), Some(Mode::Legacy)])
+            ),
+            "{again:?}"
+        );
+        assert!(
+            !d.join("state").exists(),
+            "nothing kept when the names switch"
+        );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn names_that_do_not_switch_keep_the_decision() {
+        let (d, mut s) = setup("keep");
+        // Without the wrapper's identity no name is repointed, as when the
+        // alternatives tool silently does nothing.
+        let first = settle(&call(&d, &s, None)).unwrap_or_else(|f| panic!("{:#}", f.error));
+        let kept = match &first {
+            Outcome::NotSwitched {
+                kept: Some(path), ..
+            } => path.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(kept.starts_with(d.join("state")), "{}", kept.display());
+        assert!(!first.switched());
+        // A later call uses it, even under another forced mode (the kept
+        // decision stands for switched names), and probes nothing.
+        s.mode = Setting::Force(Mode::Nft);
+        let later = settle(&call(&d, &s, None)).unwrap_or_else(|f| panic!("{:#}", f.error));
+        match &later {
+            Outcome::Kept { path, record } => {
+                assert_eq!(*path, kept);
+                assert_eq!(record.modes(), [Mode::Legacy; 2]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(later.mode(Family::V6), Some(Mode::Legacy));
+        assert_eq!(resolved_mode(&d.join("iptables")), None, "names untouched");
+        assert!(
+            !record::beside(&d).exists(),
+            "no record beside unswitched names"
+        );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn describes_modes() {
+        assert_eq!(describe([Mode::Nft; 2]), "nft");
+        assert_eq!(describe([Mode::Legacy, Mode::Nft]), "IPv4 legacy, IPv6 nft");
+    }
+}
