@@ -76,6 +76,15 @@ pub fn settle(call: &Call) -> Result<Outcome, Failure> {
         return Ok(Outcome::Already(modes));
     }
     if let Some((path, record)) = state::find(dir, settings) {
+        if settings.debug {
+            eprintln!(
+                "iptables-wrapper: {}; kept in {} by {} at {}",
+                record.decision.line(),
+                path.display(),
+                record.by(),
+                record.time
+            );
+        }
         return Ok(Outcome::Kept { path, record });
     }
     let lock = match switch::lock(dir) {

@@ -36,6 +36,15 @@ pub struct Options {
 pub fn run(opts: Options) -> Result<(), Failure> {
     let settings = Settings::from_env()?;
     let dir = &opts.dir;
+    if !COMMANDS
+        .iter()
+        .any(|c| std::fs::symlink_metadata(dir.join(c)).is_ok())
+    {
+        return Err(Failure::from(anyhow::anyhow!(
+            "none of the six iptables names is in {}; run `iptables-wrapper install` there first, or pass the --dir that holds them",
+            dir.display()
+        )));
+    }
     // `--dir` may name another copy's directory: its own wrapper counts.
     let wrapper = FileId::of(&dir.join("iptables-wrapper")).or_else(FileId::current_exe);
     let outcome = settle::settle(&Call {

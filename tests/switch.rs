@@ -106,6 +106,7 @@ fn switch_decides_once_and_is_idempotent() {
              links AGAIN_LINKS
              call VERIFY $w verify
              call IPT iptables -V
+             call NONAMES $w switch --dir /tmp
              leftovers",
         );
         let want = c.layout.links_both(Target::Mode(Mode::Legacy));
@@ -147,6 +148,12 @@ fn switch_decides_once_and_is_idempotent() {
         );
         expect(&r, "IPT_ERR", "");
         assert!(r.get("IPT_OUT").ends_with(version_tag(Mode::Legacy)), "{r}");
+        expect(&r, "NONAMES_RC", "1");
+        expect(
+            &r,
+            "NONAMES_ERR",
+            "iptables-wrapper: none of the six iptables names is in /tmp; run `iptables-wrapper install` there first, or pass the --dir that holds them",
+        );
         expect(&r, "LEFTOVERS", "");
     });
 }
