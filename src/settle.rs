@@ -72,20 +72,8 @@ impl Outcome {
 
 pub fn settle(call: &Call) -> Result<Outcome, Failure> {
     let (dir, settings) = (call.dir, call.settings);
-    if let Some(modes) = look(call) {
-        return Ok(Outcome::Already(modes));
-    }
-    if let Some((path, record)) = state::find(dir, settings) {
-        if settings.debug {
-            eprintln!(
-                "iptables-wrapper: {}; kept in {} by {} at {}",
-                record.decision.line(),
-                path.display(),
-                record.by(),
-                record.time
-            );
-        }
-        return Ok(Outcome::Kept { path, record });
+    if let Some(done) = done_before(call, false) {
+        return Ok(done);
     }
     let lock = match switch::lock(dir) {
         Ok(l) => Some(l),
@@ -96,19 +84,8 @@ pub fn settle(call: &Call) -> Result<Outcome, Failure> {
     };
     // Looked at again under the lock: the holder before us may have
     // switched, or kept its decision.
-    if let Some(modes) = look(call) {
-        if settings.debug {
-            let mode = Family::ALL.iter().find_map(|f| modes[f.index()]);
-            eprintln!(
-                "iptables-wrapper: {} already switched to {} by another call",
-                dir.join(call.names[0]).display(),
-                mode.map_or("a mode", Mode::as_str)
-            );
-        }
-        return Ok(Outcome::Already(modes));
-    }
-    if let Some((path, record)) = state::find(dir, settings) {
-        return Ok(Outcome::Kept { path, record });
+    if let Some(done) = done_before(call, true) {
+        return Ok(done);
     }
 
     let decision = decide::decide(dir, settings, false)?;
@@ -147,12 +124,49 @@ pub fn settle(call: &Call) -> Result<Outcome, Failure> {
             describe(modes)
         ),
     };
-    let kept = state::keep(dir, settings, &record);
+    let kept = keep(call, &record, &failed);
     drop(lock);
+    Ok(Outcome::NotSwitched { decision, kept })
+}
+
+/// What a call before this one left, if anything: the names switched, or a
+/// decision kept. `under_lock`: looking again after waiting for the lock.
+fn done_before(call: &Call, under_lock: bool) -> Option<Outcome> {
+    let debug = call.settings.debug;
+    if let Some(modes) = look(call) {
+        if debug && under_lock {
+            let mode = Family::ALL.iter().find_map(|f| modes[f.index()]);
+            eprintln!(
+                "iptables-wrapper: {} already switched to {} by another call",
+                call.dir.join(call.names[0]).display(),
+                mode.map_or("a mode", Mode::as_str)
+            );
+        }
+        return Some(Outcome::Already(modes));
+    }
+    let (path, record) = state::find(call.dir, call.settings)?;
+    if debug {
+        eprintln!(
+            "iptables-wrapper: {}; kept in {} by {} at {}",
+            record.decision.line(),
+            path.display(),
+            record.by(),
+            record.time
+        );
+    }
+    Some(Outcome::Kept { path, record })
+}
+
+/// Keeps the decision of names that could not be switched (`failed` says
+/// why) in a state directory, and warns once: where it was kept, or that
+/// nothing can remember it. Returns where it was kept.
+fn keep(call: &Call, record: &Record, failed: &str) -> Option<PathBuf> {
+    let kept = state::keep(call.dir, call.settings, record);
     let running = match &call.trigger {
         Trigger::FirstCall(command) => format!(
             "running {} directly; ",
-            dir.join(modes[Family::of_command(command).index()].multi())
+            call.dir
+                .join(record.modes()[Family::of_command(command).index()].multi())
                 .display()
         ),
         Trigger::Switch => String::new(),
@@ -166,10 +180,7 @@ pub fn settle(call: &Call) -> Result<Outcome, Failure> {
             "{failed}; {running}{why}, so each call detects again until the names can be changed (set IPTABLES_WRAPPER_STATE_DIR to a writable directory)"
         )),
     }
-    Ok(Outcome::NotSwitched {
-        decision,
-        kept: kept.ok(),
-    })
+    kept.ok()
 }
 
 /// `legacy`, or `IPv4 legacy, IPv6 nft`.
