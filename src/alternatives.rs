@@ -7,28 +7,143 @@
 //! ourselves would be undone by the next package upgrade or `--auto`; going
 //! through the tool keeps its database and the links in agreement.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::root::Root;
+
 /// Where the tool lives. Debian 12 and later keep `update-alternatives` in
 /// /usr/bin; Fedora keeps `alternatives` in /usr/sbin (in /usr/bin since 42).
 pub const TOOL_DIRS: [&str; 4] = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
 const TOOL_NAMES: [&str; 2] = ["update-alternatives", "alternatives"];
-const ADMIN_DIRS: [&str; 2] = ["/var/lib/dpkg/alternatives", "/var/lib/alternatives"];
+/// Where each system keeps its admin files, in the image: dpkg's; chkconfig's,
+/// and chkconfig's on OSTree systems (Fedora CoreOS), whose /var is not
+/// part of the image.
+const ADMIN_DIRS: [(&str, System); 3] = [
+    ("/var/lib/dpkg/alternatives", System::Dpkg),
+    ("/var/lib/alternatives", System::Chkconfig),
+    ("/etc/alternatives-admindir", System::Chkconfig),
+];
 const LINK_DIR: &str = "/etc/alternatives/";
 
 /// The alternatives groups that can hold the six names.
 pub const GROUPS: [&str; 2] = ["iptables", "ip6tables"];
 
-/// The tool, by absolute path: never trust PATH in someone else's image.
-pub fn find_tool() -> Option<PathBuf> {
-    TOOL_NAMES
-        .iter()
-        .flat_map(|n| TOOL_DIRS.iter().map(move |d| Path::new(d).join(n)))
-        .find(|p| crate::probe::is_executable(p))
+/// Which alternatives system keeps a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum System {
+    /// Debian's `update-alternatives`, from dpkg.
+    Dpkg,
+    /// Fedora's `alternatives`, from chkconfig.
+    Chkconfig,
+}
+
+/// The alternatives tool, by absolute path (never trust PATH in someone
+/// else's image), and the root it works on.
+#[derive(Clone, Debug)]
+pub struct Tool {
+    pub path: PathBuf,
+    /// `--root DIR`, when it works on an image from outside.
+    root: Option<PathBuf>,
+}
+
+impl Tool {
+    /// The running system's own tool.
+    pub fn find() -> Option<Tool> {
+        TOOL_NAMES
+            .iter()
+            .flat_map(|n| TOOL_DIRS.iter().map(move |d| Path::new(d).join(n)))
+            .find(|p| crate::installed::is_executable(p))
+            .map(|path| Tool { path, root: None })
+    }
+
+    /// The tool that manages the groups of `root`. On the host, its own.
+    /// For an image worked on from outside only dpkg's `update-alternatives`
+    /// will do, with `--root`: chkconfig's `alternatives` has no `--root`,
+    /// and its `--altdir`/`--admindir` move the admin files but not the
+    /// links, which it would write at the host's own paths (its
+    /// `makeLinks` relinks each group link, `/usr/sbin/iptables`, as
+    /// named in the admin file). The error says what to do instead.
+    pub fn for_root(root: &Root, system: System) -> Result<Tool> {
+        let Some(dir) = root.dir() else {
+            return Tool::find().with_context(|| {
+                format!(
+                    "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives is in {}. Add it, or pass --symlinks to link the names directly",
+                    TOOL_DIRS.join(", ")
+                )
+            });
+        };
+        if system == System::Chkconfig {
+            bail!(
+                "the iptables names in {} go through Fedora's alternatives (chkconfig), which cannot change another root from outside: it has no --root, and with --altdir and --admindir it would still relink the host's own /usr/sbin/iptables. Pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)",
+                dir.display()
+            );
+        }
+        let dpkg = TOOL_DIRS
+            .iter()
+            .map(|d| Path::new(d).join("update-alternatives"))
+            .find(|p| crate::installed::is_executable(p) && is_dpkgs(p))
+            .with_context(|| {
+                format!(
+                    "the iptables names in {} go through Debian's alternatives, and this machine has no Debian update-alternatives (from dpkg) in {} to change them with --root. Install dpkg here, pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)",
+                    dir.display(),
+                    TOOL_DIRS.join(", ")
+                )
+            })?;
+        let tool = Tool {
+            path: dpkg,
+            root: Some(dir.to_path_buf()),
+        };
+        // update-alternatives has --root since dpkg 1.20.1 (Debian 11):
+        // find out now, before anything changes, with a query that changes
+        // nothing.
+        tool.run(&["--query", "iptables"])
+            .or_else(|_| tool.run(&["--query", "ip6tables"]))
+            .context("this machine's update-alternatives cannot read the image's alternatives with --root. Pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)")?;
+        Ok(tool)
+    }
+
+    /// Runs the tool with `args`, keeping its chatter off our stdout (which
+    /// belongs to the iptables command being run) and into the error on
+    /// failure.
+    pub fn run(&self, args: &[&str]) -> Result<()> {
+        let mut all: Vec<OsString> = Vec::new();
+        if let Some(r) = &self.root {
+            all.extend(["--root".into(), r.clone().into_os_string()]);
+        }
+        all.extend(args.iter().map(OsString::from));
+        let out = Command::new(&self.path)
+            .args(&all)
+            .output()
+            .with_context(|| format!("cannot run {}", self.path.display()))?;
+        if !out.status.success() {
+            let said = String::from_utf8_lossy(&out.stderr);
+            let said = said.trim();
+            bail!(
+                "`{} {}` failed ({}): {said}",
+                self.path.display(),
+                all.iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                out.status
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether `tool` is dpkg's update-alternatives (Fedora installs chkconfig's
+/// under that name too): `Debian update-alternatives version 1.21.22.`
+fn is_dpkgs(tool: &Path) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("Debian update-alternatives"))
 }
 
 /// Whether `link` is a symlink into /etc/alternatives.
@@ -36,12 +151,13 @@ pub fn is_managed(link: &Path) -> bool {
     fs::read_link(link).is_ok_and(|t| t.starts_with(LINK_DIR))
 }
 
-/// The admin file that describes `group`, if the group exists.
-pub fn admin_file(group: &str) -> Option<PathBuf> {
+/// The admin file that describes `group` in `root`, and whose it is, if the
+/// group exists.
+pub fn admin_file(root: &Root, group: &str) -> Option<(PathBuf, System)> {
     ADMIN_DIRS
         .iter()
-        .map(|d| Path::new(d).join(group))
-        .find(|p| p.is_file())
+        .map(|(d, system)| (root.path(d).join(group), *system))
+        .find(|(p, _)| p.is_file())
 }
 
 /// One alternative registered in a group.
@@ -102,19 +218,21 @@ impl Group {
         })
     }
 
-    /// Reads and parses the admin file of `group`, if the group exists.
-    pub fn read(group: &str) -> Result<Option<Group>> {
-        let Some(admin) = admin_file(group) else {
+    /// Reads and parses the admin file of `group` in `root`, if the group
+    /// exists, with the system that keeps it.
+    pub fn read(root: &Root, group: &str) -> Result<Option<(Group, System)>> {
+        let Some((admin, system)) = admin_file(root, group) else {
             return Ok(None);
         };
         let text = fs::read_to_string(&admin)
             .with_context(|| format!("cannot read {}", admin.display()))?;
-        Group::parse(&text).map(Some).with_context(|| {
+        let group = Group::parse(&text).with_context(|| {
             format!(
                 "{} is not an alternatives file this tool understands",
                 admin.display()
             )
-        })
+        })?;
+        Ok(Some((group, system)))
     }
 
     /// The names the group links: its master's and its slaves'.
@@ -131,26 +249,6 @@ impl Group {
             .iter()
             .find(|a| a.path.file_name().is_some_and(|n| n == basename))
     }
-}
-
-/// Runs the tool with `args`, keeping its chatter off our stdout (which
-/// belongs to the iptables command being run) and into the error on failure.
-pub fn run(tool: &Path, args: &[&str]) -> Result<()> {
-    let out = Command::new(tool)
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run {}", tool.display()))?;
-    if !out.status.success() {
-        let said = String::from_utf8_lossy(&out.stderr);
-        let said = said.trim();
-        bail!(
-            "`{} {}` failed ({}): {said}",
-            tool.display(),
-            args.join(" "),
-            out.status
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@ use lexopt::prelude::*;
 
 use crate::decide;
 use crate::install;
+use crate::installed;
 use crate::names::Mode;
-use crate::probe;
 use crate::report;
+use crate::root::Root;
 use crate::settings::Settings;
 use crate::switch_command;
 use crate::verify;
@@ -21,7 +22,7 @@ pub const USAGE: &str = "\
 usage: iptables-wrapper detect [--json] [--dir DIR]
        iptables-wrapper switch [--dir DIR] [--json] [-- COMMAND [ARGS...]]
        iptables-wrapper verify [--json] [--dir DIR]
-       iptables-wrapper install [--no-sanity-check] [--symlinks]
+       iptables-wrapper install [--no-sanity-check] [--symlinks] [--root DIR [--wrapper FILE]]
        iptables-wrapper --help | --version";
 
 pub const HELP: &str = "\
@@ -49,18 +50,27 @@ Commands:
       Check that the six names exist and lead to the wrapper or to one mode
       per family, and show the recorded decision. Exit status 0 when
       consistent, 1 when not.
-  install [--no-sanity-check] [--symlinks]
+  install [--no-sanity-check] [--symlinks] [--root DIR [--wrapper FILE]]
       Put the wrapper in front of the six names, in the directory this
       binary is in (run it by absolute path). Registers it with
       update-alternatives/alternatives where those manage iptables,
       otherwise links the names. Refuses iptables older than 1.8.4 unless
       --no-sanity-check. --symlinks links the names even where an
-      alternatives system exists.
+      alternatives system exists. --root DIR sets up the image whose root
+      file system is DIR from outside, running nothing in it: copies this
+      binary into its iptables directory (the first of /usr/sbin, /sbin,
+      /usr/bin, /bin holding xtables-*-multi), reads the iptables version
+      from its package database or binaries, and uses this machine's
+      update-alternatives --root where Debian's alternatives manage it.
+      --wrapper FILE copies FILE instead: the build for the image's
+      architecture when it is not this machine's.
 
 Environment:
   IPTABLES_WRAPPER_MODE=auto|legacy|nft   force a mode (default auto; any case)
   IPTABLES_WRAPPER_HINT_WAIT=SECONDS      without a kubelet hint, wait up to this
                                           long for one (default 0, at most 300)
+  IPTABLES_WRAPPER_HINT_CHAINS=NAME,...   more chain names that count as hints,
+                                          after KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY
   IPTABLES_WRAPPER_PROBE_TIMEOUT=SECONDS  limit on each probe (default 5)
   IPTABLES_WRAPPER_PROBES=auto|kernel|process  where probes get their answers
   IPTABLES_WRAPPER_DEBUG=1                print the first call's decision to stderr
@@ -188,11 +198,7 @@ fn verify_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
 fn default_dir(argv0: &OsStr) -> Result<PathBuf, Failure> {
     let own = crate::locate::called_path(argv0, crate::locate::FileId::current_exe())
         .and_then(|p| crate::locate::dir_of(&p));
-    let holds_multi = |d: &PathBuf| {
-        Mode::ALL
-            .iter()
-            .any(|m| probe::is_executable(&d.join(m.multi())))
-    };
+    let holds_multi = |d: &PathBuf| !installed::modes(&Root::HOST, d).is_empty();
     if let Ok(d) = &own {
         if holds_multi(d) {
             return Ok(d.clone());
@@ -213,13 +219,22 @@ fn install_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure>
     let mut opts = install::Options {
         sanity_check: true,
         symlinks: false,
+        root: None,
+        wrapper: None,
     };
     while let Some(arg) = parser.next().map_err(usage)? {
         match arg {
             Long("no-sanity-check") => opts.sanity_check = false,
             Long("symlinks") => opts.symlinks = true,
+            Long("root") => opts.root = Some(parser.value().map_err(usage)?.into()),
+            Long("wrapper") => opts.wrapper = Some(parser.value().map_err(usage)?.into()),
             other => return Err(usage(other.unexpected())),
         }
+    }
+    if opts.wrapper.is_some() && opts.root.is_none() {
+        return Err(Failure::usage(
+            "--wrapper only goes with --root: without it, install sets up the binary it is",
+        ));
     }
     let settings = Settings::from_env()?;
     install::run(argv0, opts, &settings)

@@ -15,7 +15,8 @@ use crate::Failure;
 /// names allows them: where one alternatives group covers both families,
 /// IPv4's mode for both. `thorough` is `detect`'s: all the evidence.
 pub fn decide(dir: &Path, settings: &Settings, thorough: bool) -> Result<Decision, Failure> {
-    let host = Host::new(dir.to_path_buf(), settings.probe_timeout, settings.sources);
+    let host = Host::new(dir.to_path_buf(), settings.probe_timeout, settings.sources)
+        .with_hints(settings.hint_chains);
     let request = Request {
         setting: settings.mode,
         hint_wait: settings.hint_wait,

@@ -25,6 +25,13 @@
 //!    bounds; `detect` counts every rule.
 //! 7. No evidence: nft, the default of every current distribution.
 //!
+//! Could not look is not no evidence: when every probe of a family that ran
+//! was refused or failed (no `CAP_NET_ADMIN`, as in a Dockerfile `RUN`
+//! step) and rules 1 to 5 did not decide it, its mode (from counts that
+//! miss it, or the default) comes with a `probes-refused` warning, and
+//! [`Decision::may_commit`] tells a first call not to switch the names on
+//! it, so that a call with the privileges decides later.
+//!
 //! With `hint_wait`, a call that finds no hint anywhere asks again every
 //! 250 ms until one appears or the time is up, for agents that start before
 //! the kubelet has written its hint.
@@ -41,7 +48,9 @@ use crate::settings::Setting;
 /// Chains the kubelet creates in the mangle table of the mode it uses.
 /// `KUBE-IPTABLES-HINT` is the documented hint (Kubernetes 1.24+);
 /// `KUBE-KUBELET-CANARY` is older kubelets' canary chain, made in the same
-/// mode. A list of data: add a name here and every source looks for it.
+/// mode. A list of data: every source looks for the names it is given,
+/// these first, then the operator's (`IPTABLES_WRAPPER_HINT_CHAINS`, see
+/// `settings.rs`), so a hint is always one of a known list.
 pub const HINT_CHAINS: &[&str] = &["KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"];
 
 /// How often a hint wait asks again.
@@ -308,6 +317,19 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// Whether the mode rests on something seen or set (a hint, in either
+    /// family, the kernel, the installation, the override), rather than on
+    /// counts or the default, which a family whose probes could not look
+    /// leaves open.
+    pub fn is_evidence(&self) -> bool {
+        !matches!(
+            self,
+            Reason::RuleCount { .. } | Reason::Tie { .. } | Reason::Default
+        )
+    }
+}
+
 /// `KUBE-IPTABLES-HINT in ip6tables-nft mangle`
 fn hint_place(chain: &str, mode: Mode, family: Family) -> String {
     format!("{chain} in {}-{mode} mangle", family.prefix())
@@ -374,6 +396,12 @@ pub enum Warning {
     LegacyMaybeMissing,
     /// Legacy won, but nf_tables holds tables of other programs.
     NativeNftables { tables: Vec<String> },
+    /// Every probe of `family` that ran was refused or failed, and no hint
+    /// (of the other family), override or installation decided it: its
+    /// mode is a guess. `errors` are the distinct
+    /// errors the probes reported, each after its command. A first call does not switch on this
+    /// ([`Decision::may_commit`]).
+    ProbesRefused { family: Family, errors: Vec<String> },
 }
 
 impl Warning {
@@ -385,6 +413,7 @@ impl Warning {
             Warning::HintWaitExpired { .. } => "hint-wait-expired",
             Warning::LegacyMaybeMissing => "legacy-maybe-missing",
             Warning::NativeNftables { .. } => "native-nftables",
+            Warning::ProbesRefused { .. } => "probes-refused",
         }
     }
 }
@@ -442,6 +471,26 @@ impl fmt::Display for Warning {
                 "legacy chosen, but nf_tables holds tables of other programs ({}), so this host also uses nf_tables",
                 tables.join(", ")
             ),
+            Warning::ProbesRefused { family, errors } => {
+                let denied = |e: &&String| {
+                    e.contains("Operation not permitted") || e.contains("Permission denied")
+                };
+                let shown = errors.iter().find(denied).or(errors.first());
+                write!(f, "every probe of {family} was refused or failed")?;
+                if let Some(e) = shown {
+                    let more = match errors.len() {
+                        1 => String::new(),
+                        2 => ", and 1 other error in detect --json".to_string(),
+                        n => format!(", and {} other errors in detect --json", n - 1),
+                    };
+                    write!(f, " ({e}{more})")?;
+                }
+                f.write_str(", so nothing is known of its rules or hint; ")?;
+                if errors.iter().any(|e| denied(&e)) {
+                    f.write_str("the wrapper lacks CAP_NET_ADMIN and CAP_NET_RAW (a Dockerfile RUN step, or a container without them); ")?;
+                }
+                f.write_str("a first call runs it without switching the names, so that a call that can look at the host decides")
+            }
         }
     }
 }
@@ -495,6 +544,18 @@ impl Decision {
             (a, b) if a == b => Overall::Same(a),
             _ => Overall::Split,
         }
+    }
+
+    /// Whether a first call (or `switch`) may repoint the names to this
+    /// decision. Not when the probes of a family could not look at the host
+    /// at all and nothing else decided it (a `probes-refused` warning): the
+    /// mode is then a guess, and committing it would outlive the missing
+    /// privileges. An override, or a hint in the other family, commits.
+    pub fn may_commit(&self) -> bool {
+        !self
+            .warnings
+            .iter()
+            .any(|w| matches!(w, Warning::ProbesRefused { .. }))
     }
 
     /// Where the names cannot be split (one alternatives `group` covers
@@ -791,7 +852,43 @@ impl Facts {
                 });
             }
         }
+        for f in Family::ALL {
+            if !d.family(f).reason.is_evidence() {
+                d.warnings.extend(refused(&self.observed, f));
+            }
+        }
     }
+}
+
+/// The probes-refused warning for `family`, if probes of it ran and none
+/// looked. Looking is any answer from the host: rules or a hint counted
+/// (an empty or missing table included: ENOENT is an answer), or the
+/// kernel saying nf_tables does not exist. A probe refused or failed (its
+/// process fallback included) or timed out could not look; one not run
+/// was never asked.
+fn refused(observed: &[Observation], family: Family) -> Option<Warning> {
+    let ran: Vec<&Observation> = observed
+        .iter()
+        .filter(|o| o.probe.family == family && o.answer != Answer::NotRun)
+        .collect();
+    let looked =
+        |o: &&Observation| matches!(o.answer, Answer::Found { .. } | Answer::NftUnusable(_));
+    if ran.is_empty() || ran.iter().any(looked) {
+        return None;
+    }
+    let mut errors: Vec<String> = vec![];
+    for o in ran {
+        let why = match (&o.answer, &o.detail) {
+            (_, Some(d)) => d.as_str(),
+            (Answer::TimedOut, None) => "timed out",
+            _ => "failed",
+        };
+        let e = format!("{}: {why}", o.command);
+        if !errors.contains(&e) {
+            errors.push(e);
+        }
+    }
+    Some(Warning::ProbesRefused { family, errors })
 }
 
 /// The rules a count probe found, if it was asked and answered.

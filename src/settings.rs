@@ -5,9 +5,10 @@
 //! that is not valid UTF-8 is refused too, rather than read as unset.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::detect;
 use crate::names::Mode;
 use crate::Failure;
 
@@ -35,6 +36,7 @@ pub const HINT_WAIT_VAR: &str = "IPTABLES_WRAPPER_HINT_WAIT";
 pub const DEBUG_VAR: &str = "IPTABLES_WRAPPER_DEBUG";
 pub const PROBES_VAR: &str = "IPTABLES_WRAPPER_PROBES";
 pub const STATE_DIR_VAR: &str = "IPTABLES_WRAPPER_STATE_DIR";
+pub const HINT_CHAINS_VAR: &str = "IPTABLES_WRAPPER_HINT_CHAINS";
 
 /// Default per-probe deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,7 +44,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// longer for its kubelet has a bigger problem than detection.
 pub const MAX_HINT_WAIT: f64 = 300.0;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub mode: Setting,
     pub probe_timeout: Duration,
@@ -50,8 +52,14 @@ pub struct Settings {
     pub debug: bool,
     pub sources: Sources,
     /// Where a decision is kept when the names cannot be switched, tried
-    /// before the default places (see `state.rs`).
-    pub state_dir: Option<PathBuf>,
+    /// before the default places (see `state.rs`). Leaked, as
+    /// `hint_chains` is, so that settings stay `Copy`.
+    pub state_dir: Option<&'static Path>,
+    /// The chain names that count as hints: the kubelet's
+    /// ([`detect::HINT_CHAINS`]), then `IPTABLES_WRAPPER_HINT_CHAINS`'s.
+    /// Leaked once per process, so that settings stay `Copy` and a hint
+    /// found is a `&'static str` like the kubelet's.
+    pub hint_chains: &'static [&'static str],
 }
 
 impl Default for Settings {
@@ -63,6 +71,7 @@ impl Default for Settings {
             debug: false,
             sources: Sources::Auto,
             state_dir: None,
+            hint_chains: detect::HINT_CHAINS,
         }
     }
 }
@@ -101,7 +110,22 @@ impl Settings {
             .unwrap_or(Duration::ZERO),
             debug: text(DEBUG_VAR)?.is_some_and(|v| v != "0"),
             sources: parse_sources(text(PROBES_VAR)?.as_deref()).map_err(Failure::setting)?,
-            state_dir: parse_state_dir(text(STATE_DIR_VAR)?).map_err(Failure::setting)?,
+            state_dir: parse_state_dir(text(STATE_DIR_VAR)?)
+                .map_err(Failure::setting)?
+                .map(|p| &*Box::leak(p.into_boxed_path())),
+            hint_chains: match parse_hint_chains(text(HINT_CHAINS_VAR)?.as_deref())
+                .map_err(Failure::setting)?
+            {
+                extra if extra.is_empty() => detect::HINT_CHAINS,
+                extra => {
+                    let all: Vec<&'static str> = detect::HINT_CHAINS
+                        .iter()
+                        .copied()
+                        .chain(extra.into_iter().map(|n| &*Box::leak(n.into_boxed_str())))
+                        .collect();
+                    Box::leak(all.into_boxed_slice())
+                }
+            },
         })
     }
 }
@@ -142,6 +166,110 @@ pub fn parse_state_dir(value: Option<String>) -> Result<Option<PathBuf>, String>
             "{STATE_DIR_VAR}={v:?} is not an absolute path; give the directory as /path (an emptyDir volume, say), or leave it unset"
         )),
     }
+}
+
+/// `IPTABLES_WRAPPER_HINT_CHAINS=NAME[,NAME...]`: the extra hint chains, in
+/// order, without the kubelet's own or repeats. Each must be a name
+/// iptables would create with `-N` ([`chain_name_problem`]); a comma
+/// separates names, so no name can hold one.
+pub fn parse_hint_chains(value: Option<&str>) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = vec![];
+    for name in value.map(|v| v.split(',')).into_iter().flatten() {
+        if let Some(problem) = chain_name_problem(name) {
+            return Err(format!(
+                "{HINT_CHAINS_VAR}={:?}: {problem}; give chain names as iptables -N takes them, separated by commas",
+                value.unwrap_or_default()
+            ));
+        }
+        if !detect::HINT_CHAINS.contains(&name) && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// The longest chain name iptables takes: `XT_EXTENSION_MAXNAMELEN` (29)
+/// less the NUL. `-N` refuses longer ones ("must be under 29 chars").
+pub const MAX_CHAIN_NAME: usize = 28;
+
+/// The targets iptables 1.8 can load, which `-N` refuses as chain names
+/// ("chain name may not clash with target name"): the standard target and
+/// its verdicts, and every upper-case target extension Debian ships
+/// (`lib{xt,ipt,ip6t}_NAME.so`, less `NAT`, which holds no target). A name
+/// refused by either family is refused, as a hint lives in both.
+const TARGETS: &[&str] = &[
+    "standard",
+    "ACCEPT",
+    "DROP",
+    "QUEUE",
+    "RETURN",
+    "AUDIT",
+    "CHECKSUM",
+    "CLASSIFY",
+    "CLUSTERIP",
+    "CONNMARK",
+    "CONNSECMARK",
+    "CT",
+    "DNAT",
+    "DNPT",
+    "DSCP",
+    "ECN",
+    "HL",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "LOG",
+    "MARK",
+    "MASQUERADE",
+    "NETMAP",
+    "NFLOG",
+    "NFQUEUE",
+    "NOTRACK",
+    "RATEEST",
+    "REDIRECT",
+    "REJECT",
+    "SECMARK",
+    "SET",
+    "SNAT",
+    "SNPT",
+    "SYNPROXY",
+    "TCPMSS",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TOS",
+    "TPROXY",
+    "TRACE",
+    "TTL",
+    "ULOG",
+];
+
+/// The builtin chains of the mangle table: `-N` says they exist, and the
+/// kernel source would find them in every mangle table, hint or not.
+const BUILTIN_CHAINS: &[&str] = &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"];
+
+/// Why iptables would refuse `name` as a new chain, following its
+/// `assert_valid_chain_name` (iptables/xshared.c), if it would.
+pub fn chain_name_problem(name: &str) -> Option<String> {
+    // C's isspace(): space, \t, \n, \v, \f, \r.
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    Some(if name.is_empty() {
+        "an empty chain name".to_string()
+    } else if name.len() > MAX_CHAIN_NAME {
+        format!(
+            "chain name {name:?} is {} bytes long; iptables takes at most {MAX_CHAIN_NAME}",
+            name.len()
+        )
+    } else if name.starts_with(['-', '!']) {
+        format!("chain name {name:?} starts with '-' or '!', which iptables refuses")
+    } else if name.as_bytes().iter().any(space) {
+        format!("chain name {name:?} holds white space, which iptables refuses")
+    } else if TARGETS.contains(&name) {
+        format!("{name} is a target, which iptables refuses as a chain name")
+    } else if BUILTIN_CHAINS.contains(&name) {
+        format!("{name} is a builtin chain of mangle, in every table whether hinted or not")
+    } else {
+        return None;
+    })
 }
 
 /// A number of seconds, fractions allowed, above zero (or zero too, when
@@ -244,11 +372,58 @@ mod tests {
     fn state_dir_is_absolute() {
         assert_eq!(
             read(&[(STATE_DIR_VAR, "/var/run/w")]).unwrap().state_dir,
-            Some(PathBuf::from("/var/run/w"))
+            Some(Path::new("/var/run/w"))
         );
         assert_eq!(read(&[(STATE_DIR_VAR, "")]).unwrap().state_dir, None);
         let e = read(&[(STATE_DIR_VAR, "run/w")]).unwrap_err();
         assert!(e.contains("is not an absolute path"), "{e}");
+    }
+
+    #[test]
+    fn hint_chains_are_validated_as_iptables_does() {
+        assert_eq!(read(&[]).unwrap().hint_chains, detect::HINT_CHAINS);
+        let s = read(&[(
+            HINT_CHAINS_VAR,
+            "CILIUM-CANARY,KUBE-IPTABLES-HINT,x!,CILIUM-CANARY,a234567890123456789012345678",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.hint_chains,
+            [
+                "KUBE-IPTABLES-HINT",
+                "KUBE-KUBELET-CANARY",
+                "CILIUM-CANARY",
+                "x!",
+                "a234567890123456789012345678"
+            ]
+        );
+        for (bad, says) in [
+            ("A,,B", "an empty chain name"),
+            ("A,", "an empty chain name"),
+            (
+                "a2345678901234567890123456789",
+                "29 bytes long; iptables takes at most 28",
+            ),
+            ("-X", "starts with '-' or '!'"),
+            ("!X", "starts with '-' or '!'"),
+            ("A, B", "holds white space"),
+            ("A\u{b}B", "holds white space"),
+            ("ACCEPT", "ACCEPT is a target"),
+            ("standard", "standard is a target"),
+            ("MARK", "MARK is a target"),
+            ("PREROUTING", "builtin chain"),
+        ] {
+            let e = read(&[(HINT_CHAINS_VAR, bad)]).unwrap_err();
+            assert!(
+                e.starts_with(&format!("{HINT_CHAINS_VAR}={bad:?}: ")) && e.contains(says),
+                "{bad:?}: {e}"
+            );
+        }
+        // What iptables takes, the wrapper takes: NAT and ERROR are no
+        // targets, and case matters.
+        for good in ["NAT", "ERROR", "mark", "log", "Accept"] {
+            assert!(read(&[(HINT_CHAINS_VAR, good)]).is_ok(), "{good}");
+        }
     }
 
     #[test]

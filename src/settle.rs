@@ -2,7 +2,9 @@
 //! first call and `switch` alike: look, use a kept decision, lock, look
 //! again, detect, warn, switch, check the result, and record the decision
 //! (beside the names, or in a state directory when they cannot be changed).
-//! The caller then execs or reports; nothing here knows which.
+//! The caller then execs or reports; nothing here knows which. A decision
+//! made without looking (`probes-refused`, see [`Decision::may_commit`]) is
+//! neither switched to nor kept.
 //!
 //! Looking twice is what makes concurrent calls safe: a call that waited
 //! for the lock finds the names switched (or the decision kept) by the
@@ -46,8 +48,9 @@ pub enum Outcome {
     Kept { path: PathBuf, record: Record },
     /// Decided now; the names were switched.
     Switched(Decision),
-    /// Decided now; the names could not be switched. `kept` is where the
-    /// decision was kept for later calls, if anywhere.
+    /// Decided now; the names could not be switched, or must not be (the
+    /// probes were refused). `kept` is where the decision was kept for
+    /// later calls, if anywhere.
     NotSwitched {
         decision: Decision,
         kept: Option<PathBuf>,
@@ -94,6 +97,15 @@ pub fn settle(call: &Call) -> Result<Outcome, Failure> {
     }
     for w in &decision.warnings {
         warn(format_args!("{w}"));
+    }
+    if !decision.may_commit() {
+        // The probes could not look (see the probes-refused warning): run
+        // the default and leave the names, and remember nothing, so that a
+        // call with the privileges decides.
+        return Ok(Outcome::NotSwitched {
+            decision,
+            kept: None,
+        });
     }
     let modes = Family::ALL.map(|f| decision.mode(f));
     let record = Record::new(call.trigger.clone(), dir, &decision);
@@ -238,7 +250,7 @@ mod tests {
         }
         let settings = Settings {
             mode: Setting::Force(Mode::Legacy),
-            state_dir: Some(d.join("state")),
+            state_dir: Some(Box::leak(d.join("state").into_boxed_path())),
             ..Settings::default()
         };
         (d, settings)

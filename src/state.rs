@@ -28,9 +28,9 @@ pub const DEFAULT_DIRS: [&str; 2] = ["/run/iptables-wrapper", "/tmp/iptables-wra
 pub fn dirs(settings: &Settings) -> Vec<PathBuf> {
     settings
         .state_dir
-        .iter()
-        .cloned()
-        .chain(DEFAULT_DIRS.iter().map(PathBuf::from))
+        .into_iter()
+        .chain(DEFAULT_DIRS.iter().map(Path::new))
+        .map(Path::to_path_buf)
         .collect()
 }
 
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn the_variable_comes_first() {
         let s = Settings {
-            state_dir: Some("/srv/w".into()),
+            state_dir: Some(Path::new("/srv/w")),
             ..Settings::default()
         };
         assert_eq!(

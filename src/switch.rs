@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::alternatives::{self, Group};
+use crate::alternatives::{self, Group, System, Tool};
+use crate::installed::{self, is_executable};
 use crate::locate::{self, FileId};
 use crate::names::{self, Family, Mode, COMMANDS};
-use crate::probe::is_executable;
+use crate::root::Root;
 
 /// Above Debian's nft (20) and legacy (10), so `--auto` keeps the wrapper.
 pub const PRIORITY: &str = "100";
@@ -65,21 +66,24 @@ pub fn replace_link(link: &Path, target: &Path) -> io::Result<()> {
     })
 }
 
-/// The alternatives groups that exist, by name.
-fn groups() -> Result<Vec<(&'static str, Group)>> {
+/// The alternatives groups that exist in `root`, by name, and the system
+/// that keeps each.
+fn groups(root: &Root) -> Result<Vec<(&'static str, Group, System)>> {
     let mut found = Vec::new();
     for name in alternatives::GROUPS {
-        if let Some(g) = Group::read(name)? {
-            found.push((name, g));
+        if let Some((g, system)) = Group::read(root, name)? {
+            found.push((name, g, system));
         }
     }
     Ok(found)
 }
 
-fn managed(dir: &Path) -> bool {
+/// Whether any of the six names in the in-image directory `dir` of `root`
+/// links into /etc/alternatives.
+fn managed(root: &Root, dir: &Path) -> bool {
     COMMANDS
         .iter()
-        .any(|c| alternatives::is_managed(&dir.join(c)))
+        .any(|c| alternatives::is_managed(&root.path(dir.join(c))))
 }
 
 /// Whether a group links names of both families (Fedora's `iptables`).
@@ -92,14 +96,14 @@ fn covers_both_families(g: &Group) -> bool {
 /// The alternatives group that keeps the families of `dir` from having
 /// different modes, if any: one group linking names of both (Fedora).
 pub fn split_blocker(dir: &Path) -> Option<String> {
-    if !managed(dir) {
+    if !managed(&Root::HOST, dir) {
         return None;
     }
-    groups()
+    groups(&Root::HOST)
         .ok()?
         .into_iter()
-        .find(|(_, g)| covers_both_families(g))
-        .map(|(name, _)| name.to_string())
+        .find(|(_, g, _)| covers_both_families(g))
+        .map(|(name, _, _)| name.to_string())
 }
 
 /// Points every one of the six names in `dir` that still leads to the
@@ -107,9 +111,11 @@ pub fn split_blocker(dir: &Path) -> Option<String> {
 /// Returns one line per change made.
 pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result<Vec<String>> {
     for (i, mode) in modes.iter().enumerate() {
-        let multi = dir.join(mode.multi());
-        if !modes[..i].contains(mode) && !is_executable(&multi) {
-            bail!("{} is missing or not executable", multi.display());
+        if !modes[..i].contains(mode) && !installed::has(&Root::HOST, dir, *mode) {
+            bail!(
+                "{} is missing or not executable",
+                dir.join(mode.multi()).display()
+            );
         }
     }
     // Each name's link is read once: whether it goes through alternatives.
@@ -134,21 +140,17 @@ pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result
     Ok(changes)
 }
 
-fn tool() -> Result<PathBuf> {
-    alternatives::find_tool().with_context(|| {
+/// Sets each group to its family's mode: the `iptables` group to IPv4's,
+/// `ip6tables` to IPv6's. A group covering both families gets IPv4's.
+fn alternatives_to_modes(modes: [Mode; 2]) -> Result<Vec<String>> {
+    let tool = Tool::find().with_context(|| {
         format!(
             "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives was found in {}",
             alternatives::TOOL_DIRS.join(", ")
         )
-    })
-}
-
-/// Sets each group to its family's mode: the `iptables` group to IPv4's,
-/// `ip6tables` to IPv6's. A group covering both families gets IPv4's.
-fn alternatives_to_modes(modes: [Mode; 2]) -> Result<Vec<String>> {
-    let tool = tool()?;
+    })?;
     let mut changes = Vec::new();
-    for (group, g) in groups()? {
+    for (group, g, _) in groups(&Root::HOST)? {
         let family = Family::of_command(group);
         let mode = modes[family.index()];
         let wanted = format!("{group}-{mode}");
@@ -162,7 +164,7 @@ fn alternatives_to_modes(modes: [Mode; 2]) -> Result<Vec<String>> {
             );
         }
         let choice = choice.path.to_string_lossy().into_owned();
-        alternatives::run(&tool, &["--set", group, &choice])?;
+        tool.run(&["--set", group, &choice])?;
         changes.push(format!("alternatives {group} -> {choice}"));
     }
     if changes.is_empty() {
@@ -175,7 +177,7 @@ fn alternatives_to_modes(modes: [Mode; 2]) -> Result<Vec<String>> {
 pub enum Step {
     /// Register the wrapper in an alternatives group and make it selected.
     Alternative {
-        tool: PathBuf,
+        tool: Tool,
         group: &'static str,
         links: Group,
         /// The wrapper, spelled in the directory of the group's master link
@@ -184,29 +186,30 @@ pub enum Step {
         /// install registers the same path.
         alt: PathBuf,
     },
-    /// Point a name straight at the wrapper.
+    /// Point a name (in-image path) straight at the wrapper.
     Link(PathBuf),
 }
 
-/// What it takes to put the wrapper `own`, in `dir`, in front of the six
-/// names: through the alternatives groups where they manage the names,
-/// unless `symlinks`; as plain links otherwise. Names that already lead to
-/// the wrapper are left alone. The error says what is wrong and what to do.
-pub fn plan_install(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>> {
-    let own_id = FileId::of(own);
+/// What it takes to put the wrapper `own`, in `dir` (both in-image paths of
+/// `root`), in front of the six names: through the alternatives groups where
+/// they manage the names, unless `symlinks`; as plain links otherwise.
+/// Names that already lead to the wrapper are left alone. The error says
+/// what is wrong and what to do.
+pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>> {
+    let own_id = root.file_id(own);
+    let real_dir = root.resolve(dir);
     let mut steps = Vec::new();
     let mut covered: Vec<String> = Vec::new();
-    if managed(dir) && !symlinks {
-        let tool = alternatives::find_tool().ok_or_else(|| {
-            anyhow!(
-                "the iptables names go through /etc/alternatives, but no update-alternatives or alternatives is in {}. Add it, or pass --symlinks to link the names directly",
-                alternatives::TOOL_DIRS.join(", ")
-            )
-        })?;
+    if managed(root, dir) && !symlinks {
         let same_dir = |p: &Path| {
-            p.parent().and_then(|d| fs::canonicalize(d).ok()) == fs::canonicalize(dir).ok()
+            p.parent()
+                .and_then(|d| root.resolve(d))
+                .and_then(|d| fs::canonicalize(d).ok())
+                == real_dir.as_ref().and_then(|d| fs::canonicalize(d).ok())
         };
-        for (group, mut links) in groups().map_err(|e| anyhow!("{e:#}; pass --symlinks"))? {
+        let found = groups(root).map_err(|e| anyhow!("{e:#}; pass --symlinks"))?;
+        for (group, mut links, system) in found {
+            let tool = Tool::for_root(root, system)?;
             if !same_dir(&links.master) {
                 bail!(
                     "the {group} alternative manages {}, but the wrapper is in {}; install it next to the iptables it stands in for",
@@ -222,7 +225,7 @@ pub fn plan_install(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>>
                 .master
                 .with_file_name(own.file_name().unwrap_or_default());
             steps.push(Step::Alternative {
-                tool: tool.clone(),
+                tool,
                 group,
                 links,
                 alt,
@@ -234,7 +237,10 @@ pub fn plan_install(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>>
     // above or the caller asked for --symlinks.
     for name in COMMANDS.iter().filter(|c| !covered.iter().any(|n| n == *c)) {
         let path = dir.join(name);
-        if own_id.is_none() || FileId::of(&path) != own_id || alternatives::is_managed(&path) {
+        if own_id.is_none()
+            || root.file_id(&path) != own_id
+            || alternatives::is_managed(&root.path(&path))
+        {
             steps.push(Step::Link(path));
         }
     }
@@ -242,16 +248,18 @@ pub fn plan_install(dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>>
 }
 
 impl Step {
-    /// Makes the change; returns one line per change made.
-    pub fn apply(&self, own: &Path) -> Result<Vec<String>> {
+    /// Makes the change in `root`, for the wrapper `own` (an in-image
+    /// path); returns one line per change made.
+    pub fn apply(&self, root: &Root, own: &Path) -> Result<Vec<String>> {
         match self {
             Step::Link(path) => {
                 let target = Path::new(own.file_name().unwrap_or_default());
-                replace_link(path, target)
-                    .with_context(|| format!("cannot link {} to the wrapper", path.display()))?;
+                let real = root.path(path);
+                replace_link(&real, target)
+                    .with_context(|| format!("cannot link {} to the wrapper", real.display()))?;
                 Ok(vec![format!(
                     "linked {} -> {}",
-                    path.display(),
+                    real.display(),
                     target.display()
                 )])
             }
@@ -263,8 +271,8 @@ impl Step {
             } => {
                 let own_s = alt.to_string_lossy();
                 let mut changes = Vec::new();
-                let registered = Group::read(group)?
-                    .and_then(|g| {
+                let registered = Group::read(root, group)?
+                    .and_then(|(g, _)| {
                         g.alternatives
                             .into_iter()
                             .find(|a| a.path == *alt && a.priority_number() == PRIORITY)
@@ -288,15 +296,16 @@ impl Step {
                         ]);
                     }
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                    alternatives::run(tool, &args)?;
+                    tool.run(&args)?;
                     changes.push(format!(
                         "registered {own_s} as the {group} alternative with priority {PRIORITY}"
                     ));
                 }
-                if FileId::of(&links.master) != FileId::of(own) {
-                    alternatives::run(tool, &["--auto", group])?;
-                    if FileId::of(&links.master) != FileId::of(own) {
-                        alternatives::run(tool, &["--set", group, &own_s])?;
+                let selected = || root.file_id(&links.master) == root.file_id(own);
+                if !selected() {
+                    tool.run(&["--auto", group])?;
+                    if !selected() {
+                        tool.run(&["--set", group, &own_s])?;
                     }
                     changes.push(format!("selected {own_s} for the {group} alternative"));
                 }

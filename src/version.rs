@@ -37,6 +37,28 @@ pub fn from_output(s: &str) -> Option<Version> {
     numbers(re, s)
 }
 
+/// From the bytes of a multi binary, without running it: iptables compiles
+/// its version in with the mode as one string, `1.8.11 (nf_tables)` or
+/// `1.8.9 (legacy)` (checked on Debian's 1.8.9 and 1.8.11), which its
+/// `--version` prints after `iptables v`. A lone `1.8.11` could be any
+/// library's; the mode suffix makes it this binary's.
+pub fn from_binary(bytes: &[u8]) -> Option<Version> {
+    static RE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r"(?-u)\x00([0-9]+)\.([0-9]+)(?:\.([0-9]+))? \((?:nf_tables|legacy)\)\x00",
+        )
+        .expect("valid regex")
+    });
+    let c = re.captures(bytes)?;
+    let n = |i: usize| {
+        c.get(i).map_or(Some(0), |m| {
+            std::str::from_utf8(m.as_bytes()).ok()?.parse().ok()
+        })
+    };
+    Some(Version(n(1)?, n(2)?, n(3)?))
+}
+
 /// From a package version: dpkg's `1.8.9-2`, `1:1.8.7-1ubuntu5` (with an
 /// epoch), apk's `1.8.10-r5`.
 pub fn from_package(s: &str) -> Option<Version> {
@@ -117,6 +139,29 @@ mod tests {
         ] {
             assert_eq!(from_output(junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn reads_the_version_compiled_into_a_binary() {
+        let elf = |s: &[u8]| {
+            [
+                b"\x7fELF\x02\x01junk\x00%s v%s\x00".as_slice(),
+                s,
+                b"\x00more",
+            ]
+            .concat()
+        };
+        assert_eq!(
+            from_binary(&elf(b"1.8.11 (nf_tables)")),
+            Some(Version(1, 8, 11))
+        );
+        assert_eq!(from_binary(&elf(b"1.8.9 (legacy)")), Some(Version(1, 8, 9)));
+        assert_eq!(from_binary(&elf(b"1.8 (legacy)")), Some(Version(1, 8, 0)));
+        // Without the mode, or not a string of its own: not iptables' version.
+        assert_eq!(from_binary(&elf(b"1.8.9")), None);
+        assert_eq!(from_binary(&elf(b"v1.8.9 (legacy)")), None);
+        assert_eq!(from_binary(b"iptables v1.8.2 (legacy)\n"), None);
+        assert_eq!(from_binary(b""), None);
     }
 
     #[test]

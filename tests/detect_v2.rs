@@ -8,7 +8,10 @@
 //! wrapper and everything it runs); waiting for a hint that appears after
 //! the first call has started (`IPTABLES_WRAPPER_HINT_WAIT`); IPv4 and IPv6
 //! on different back ends; every warning kind in the text and the JSON;
-//! case-insensitive `IPTABLES_WRAPPER_MODE`; and `verify` in every state.
+//! case-insensitive `IPTABLES_WRAPPER_MODE`; `verify` in every state; a
+//! call without `CAP_NET_ADMIN`/`CAP_NET_RAW` (`probes-refused`, the names
+//! left as they were); and operator hint chains
+//! (`IPTABLES_WRAPPER_HINT_CHAINS`), good and bad.
 //!
 //! Each scenario is a shell script that prints `KEY=value` lines; the Rust
 //! side asserts what a user sees: exit statuses, which back end holds the
@@ -74,13 +77,14 @@ const REASON_KINDS: [&str; 8] = [
     "tie",
     "default",
 ];
-const WARNING_KINDS: [&str; 6] = [
+const WARNING_KINDS: [&str; 7] = [
     "stranded-rules",
     "override-mismatch",
     "split-not-possible",
     "hint-wait-expired",
     "legacy-maybe-missing",
     "native-nftables",
+    "probes-refused",
 ];
 
 /// `detect --json`'s document, printed by `call KEY`, checked against the
@@ -699,6 +703,140 @@ fn bad_hint_wait_is_refused_and_changes_nothing() {
     });
 }
 
+// ---------------------------------------------------------------------------
+// 2c. IPTABLES_WRAPPER_HINT_CHAINS: an operator's own chain names count as
+// hints, after the kubelet's, from every source (the kernel's chain lookup
+// and x_tables walk, and the iptables commands' output).
+
+/// 28 characters, the longest name iptables takes.
+const MY_HINT: &str = "CILIUM-CANARY-OF-28-CHARS-XY";
+
+#[derive(Clone)]
+struct MyHint {
+    mode: Mode,
+    /// IPTABLES_WRAPPER_PROBES.
+    probes: &'static str,
+}
+
+impl fmt::Display for MyHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "operator hint in {}, probes {}",
+            self.mode.as_str(),
+            self.probes
+        )
+    }
+}
+
+#[test]
+fn operator_hint_chains_decide_in_each_mode() {
+    assert_eq!(MY_HINT.len(), 28);
+    let what: Vec<MyHint> = [Mode::Legacy, Mode::Nft]
+        .into_iter()
+        .flat_map(|mode| ["auto", "process"].map(|probes| MyHint { mode, probes }))
+        .collect();
+    each(cases(&what), |c| {
+        let (mode, other) = (c.what.mode.as_str(), c.what.mode.other().as_str());
+        let run = run(
+            &c.suite,
+            c.layout,
+            &format!(
+                "hint {mode} iptables {MY_HINT}
+                 rules {other} iptables 3
+                 export IPTABLES_WRAPPER_PROBES={probes}
+                 call PLAIN $w detect --json
+                 export IPTABLES_WRAPPER_HINT_CHAINS=OTHER-CANARY,{MY_HINT}
+                 call JSON $w detect --json
+                 call FIRST iptables -V
+                 resolved",
+                probes = c.what.probes
+            ),
+        );
+        // Without the setting the chain is just a chain: the counts decide.
+        let plain = detect_json(&run, "PLAIN");
+        expect_family(&plain, "ipv4", c.what.mode.other(), "rule-count", None);
+        let doc = detect_json(&run, "JSON");
+        expect_family(
+            &doc,
+            "ipv4",
+            c.what.mode,
+            "hint",
+            Some(&format!("{MY_HINT} in iptables-{mode} mangle")),
+        );
+        expect_family(&doc, "ipv6", c.what.mode, "other-family-hint", None);
+        let matched: Vec<&Value> = doc["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["hint"] == MY_HINT)
+            .collect();
+        assert_eq!(matched.len(), 1, "one probe found {MY_HINT}: {doc}");
+        assert_eq!(
+            (
+                &matched[0]["mode"],
+                &matched[0]["family"],
+                &matched[0]["table"]
+            ),
+            (&mode.into(), &"ipv4".into(), &"mangle".into()),
+            "{doc}"
+        );
+        let source = if c.what.probes == "process" {
+            "process"
+        } else {
+            "kernel"
+        };
+        assert_eq!(matched[0]["source"], source, "{doc}");
+        expect_version(&run, "FIRST", c.what.mode);
+        expect(&run, "RESOLVED", &resolved(c.what.mode, c.what.mode));
+    });
+}
+
+#[test]
+fn bad_hint_chains_are_refused_and_change_nothing() {
+    let bad = [
+        "MY-CANARY,,OTHER",
+        "CILIUM-CANARY-OF-29-CHARS-XYZ",
+        "-MY-CANARY",
+        "MY CANARY",
+        "ACCEPT",
+        "INPUT",
+    ];
+    each(cases(&bad), |c| {
+        let value = c.what;
+        let run = run(
+            &c.suite,
+            c.layout,
+            &format!(
+                "hint legacy iptables
+                 links BEFORE
+                 legacy_tables TABLES_BEFORE
+                 rules_digest RULES_BEFORE
+                 call FIRST env IPTABLES_WRAPPER_HINT_CHAINS='{value}' iptables -V
+                 call DETECT env IPTABLES_WRAPPER_HINT_CHAINS='{value}' $w detect
+                 links AFTER
+                 legacy_tables TABLES_AFTER
+                 rules_digest RULES_AFTER"
+            ),
+        );
+        for key in ["FIRST", "DETECT"] {
+            expect(&run, &format!("{key}_RC"), "2");
+            expect(&run, &format!("{key}_OUT"), "");
+            let err = run.get(&format!("{key}_ERR"));
+            assert!(
+                err.starts_with(&format!(
+                    "iptables-wrapper: IPTABLES_WRAPPER_HINT_CHAINS={value:?}: "
+                )),
+                "{key}: stderr should name the setting and its value\n{run}"
+            );
+            assert!(!err.contains("usage"), "{key}: not a usage error\n{run}");
+        }
+        expect(&run, "AFTER", &run.get("BEFORE"));
+        expect(&run, "TABLES_AFTER", &run.get("TABLES_BEFORE"));
+        expect(&run, "RULES_AFTER", &run.get("RULES_BEFORE"));
+    });
+}
+
 // The bounds themselves are accepted: 300 (the maximum) and 0.25 return at
 // once when a hint is there.
 #[test]
@@ -954,6 +1092,75 @@ fn each_warning_kind_in_text_and_json() {
         }
         expect(&run, "RESOLVED", &resolved(s.mode, s.mode));
     });
+}
+
+// ---------------------------------------------------------------------------
+// 4b. Could not look is not no evidence. Without CAP_NET_ADMIN and
+// CAP_NET_RAW (a Dockerfile RUN step, a container without them) every
+// probe is refused. On a host whose hint is in legacy, such a call must not
+// commit the default (nft) to the names: it warns, runs nft once, and
+// leaves the names to a later call that can look, which chooses legacy.
+
+#[test]
+fn a_call_without_net_admin_warns_and_leaves_the_names() {
+    each(
+        cases(&["hint in legacy, first call without NET_ADMIN"]),
+        |c| {
+            let run = run(
+            &c.suite,
+            c.layout,
+            "hint legacy iptables
+             np() { setpriv --inh-caps -net_admin,-net_raw --bounding-set -net_admin,-net_raw \"$@\"; }
+             call JSON np $w detect --json
+             call DETECT np $w detect
+             call BLIND np iptables -V
+             links AFTER_BLIND
+             call SEEING iptables -V
+             resolved",
+        );
+            let doc = detect_json(&run, "JSON");
+            expect_family(&doc, "ipv4", Mode::Nft, "default", None);
+            expect_family(&doc, "ipv6", Mode::Nft, "default", None);
+            assert_eq!(
+                warning_kinds(&doc),
+                ["probes-refused", "probes-refused"],
+                "{doc}"
+            );
+            for (family, t) in ["IPv4", "IPv6"]
+                .iter()
+                .zip(warning_texts(&doc, "probes-refused"))
+            {
+                assert!(
+                t.starts_with(&format!("every probe of {family} was refused or failed ("))
+                    && t.contains("Operation not permitted")
+                    && t.contains("lacks CAP_NET_ADMIN and CAP_NET_RAW"),
+                "the warning should name the family, quote the error and name the capabilities: {t:?}"
+            );
+            }
+            expect_detect_text(&run, "DETECT", &doc);
+            // The call without the capabilities runs the default once, says
+            // why, and changes no name.
+            expect_version(&run, "BLIND", Mode::Nft);
+            let warned = stderr_warnings(&run, "BLIND_ERR");
+            for family in ["IPv4", "IPv6"] {
+                assert!(
+                    warned.iter().any(|w| w
+                        .starts_with(&format!("every probe of {family} was refused or failed"))
+                        && w.contains("CAP_NET_ADMIN")),
+                    "the first call without NET_ADMIN should warn for {family}\n{run}"
+                );
+            }
+            expect(
+                &run,
+                "AFTER_BLIND",
+                &c.layout.links(Target::Wrapper, Target::Wrapper),
+            );
+            // A call that can look decides: legacy, from the hint.
+            expect_version(&run, "SEEING", Mode::Legacy);
+            expect(&run, "SEEING_ERR", "");
+            expect(&run, "RESOLVED", &resolved(Mode::Legacy, Mode::Legacy));
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -12,32 +12,37 @@ mod common;
 
 use common::{repo, sandbox_with, suites, Run, NAMES};
 
-const HELPERS: &str = r#"
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-W=/usr/sbin/iptables-wrapper
+/// `step` and `unchanged`, for scripts in the root and outside it (there
+/// with $STEPS set to a private directory, since /tmp is the host's).
+const STEPS_SH: &str = r#"
 step() {
     name=$1
     shift
-    "$@" >/tmp/step.out 2>/tmp/step.err
+    "$@" >"${STEPS:-/tmp}/step.out" 2>"${STEPS:-/tmp}/step.err"
     echo "$name.rc=$?"
-    sed "s|^|$name.out=|" /tmp/step.out
-    sed "s|^|$name.err=|" /tmp/step.err
+    sed "s|^|$name.out=|" "${STEPS:-/tmp}/step.out"
+    sed "s|^|$name.err=|" "${STEPS:-/tmp}/step.err"
 }
+unchanged() {
+    snap >"${STEPS:-/tmp}/after"
+    if cmp -s "${STEPS:-/tmp}/before" "${STEPS:-/tmp}/after"; then
+        echo "$1.unchanged=yes"
+    else
+        echo "$1.unchanged=no"
+        diff "${STEPS:-/tmp}/before" "${STEPS:-/tmp}/after" | sed "s|^|$1.diff=|"
+    fi
+}
+"#;
+
+const HELPERS: &str = r#"
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+W=/usr/sbin/iptables-wrapper
 snap() {
     {
         ls -lA --time-style=full-iso /usr/sbin /etc/alternatives /var/lib/dpkg/alternatives
         update-alternatives --query iptables
         update-alternatives --query ip6tables
     } 2>&1
-}
-unchanged() {
-    snap >/tmp/after
-    if cmp -s /tmp/before /tmp/after; then
-        echo "$1.unchanged=yes"
-    else
-        echo "$1.unchanged=no"
-        diff /tmp/before /tmp/after | sed "s|^|$1.diff=|"
-    fi
 }
 # resolved PREFIX: where each of the six names finally leads.
 resolved() {
@@ -88,7 +93,7 @@ fn scenario(suite: &str, body: &str) -> Run {
     );
     sandbox_with(
         suite,
-        &format!("{}\n{HELPERS}\n{body}", common::names_sh()),
+        &format!("{}\n{STEPS_SH}\n{HELPERS}\n{body}", common::names_sh()),
         &[],
         &[(installer, INSTALLER), ("/usr/bin/busybox", BUSYBOX)],
     )
@@ -687,4 +692,380 @@ echo "x=$(ls -A /tmp/x)"
         assert_unchanged(&run, "usage");
         assert_eq!(run.get("x"), "iptables-wrapper", "{run}");
     }
+}
+
+// `install --root DIR`: the wrapper set up in a root file system from
+// outside it, as image builders that run nothing inside (Bazel's
+// rules_distroless, apko, `buildah mount`) would. The root is the sandbox's
+// overlay of a cached Debian root, turned into the layout under test from
+// outside (tests/sandbox.sh's SANDBOX_OUTSIDE); the host's wrapper binary
+// does the install; then a first call inside the root (chroot, in the
+// sandbox's private namespaces) must work as after a normal install.
+
+/// The shell functions of the part that runs outside the root, on the host,
+/// with the root as $R. `snap` records every file of the root (not only
+/// the iptables directory), so "unchanged" means the whole image.
+const OUTSIDE: &str = r#"
+set -u
+R=$1
+W=$SANDBOX_BIN
+STEPS=$(dirname "$R")
+NAMES="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
+snap() {
+    find "$R" -xdev \( -path "$R/proc" -o -path "$R/dev" -o -path "$R/tmp" \) -prune \
+        -o -printf '%P %y %m %s %T@ %l\n' | sort
+}
+host_alternatives() {
+    echo "$1.host=$(readlink /etc/alternatives/iptables /etc/alternatives/ip6tables | tr '\n' ' ')"
+}
+# no_alternatives: the Debian groups gone, and their tool, from outside.
+no_alternatives() {
+    update-alternatives --root "$R" --remove-all iptables >/dev/null
+    update-alternatives --root "$R" --remove-all ip6tables >/dev/null
+    rm -f "$R/usr/bin/update-alternatives" "$R/usr/sbin/update-alternatives"
+}
+# fedora_layout: what tests/images/Dockerfile.fedora-layout makes (Fedora
+# 42: /usr/sbin a link to /usr/bin; one `iptables` group kept by the model
+# of chkconfig's alternatives, copied in as /usr/sbin/alternatives), and no
+# dpkg status: Fedora keeps versions in rpm's database, which the wrapper
+# does not read, so the version comes from the binaries' bytes.
+fedora_layout() {
+    no_alternatives
+    cp -a "$R/usr/sbin/." "$R/usr/bin/"
+    rm -rf "$R/usr/sbin"
+    ln -s bin "$R/usr/sbin"
+    mkdir -p "$R/var/lib/alternatives"
+    p=/usr/bin/iptables p6=/usr/bin/ip6tables
+    for mode in nft legacy; do
+        chroot "$R" /usr/bin/alternatives --install "$p" iptables "$p-$mode" 10 \
+            --slave "$p6" ip6tables "$p6-$mode" \
+            --slave "$p-restore" iptables-restore "$p-$mode-restore" \
+            --slave "$p-save" iptables-save "$p-$mode-save" \
+            --slave "$p6-restore" ip6tables-restore "$p6-$mode-restore" \
+            --slave "$p6-save" ip6tables-save "$p6-$mode-save"
+    done
+    rm "$R/var/lib/dpkg/status"
+}
+# alpine_layout: what tests/images/Dockerfile.alpine-layout makes (the
+# names and the -nft/-legacy names in a real /sbin, linked straight to the
+# multi binaries, no alternatives), with apk's database instead of dpkg's.
+alpine_layout() {
+    v=$(dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Version}' iptables)
+    no_alternatives
+    rm "$R/sbin"
+    mkdir "$R/sbin"
+    mv "$R"/usr/sbin/xtables-*-multi "$R/sbin/"
+    rm -f "$R"/usr/sbin/iptables* "$R"/usr/sbin/ip6tables*
+    for mode in nft legacy; do
+        for cmd in $NAMES; do
+            fam=${cmd%%-*}
+            ln -s "xtables-$mode-multi" "$R/sbin/$fam-$mode${cmd#"$fam"}"
+        done
+    done
+    for cmd in $NAMES; do ln -s xtables-nft-multi "$R/sbin/$cmd"; done
+    mkdir -p "$R/lib/apk/db"
+    printf 'C:Q1x=\nP:iptables\nV:%s-r0\nA:x86_64\n\n' "${v%%-*}" >"$R/lib/apk/db/installed"
+    rm "$R/var/lib/dpkg/status"
+}
+"#;
+
+/// The first call inside the root: legacy rules in both families make it
+/// choose legacy (not the default), then each family's names must lead to
+/// legacy. `links` shows each name as the prelude reads it, in $1.
+const INSIDE: &str = r#"
+links INSTALLED "$1"
+rules legacy iptables 1
+rules legacy ip6tables 1
+call V iptables -V
+call V6 ip6tables -V
+links SWITCHED "$1"
+"#;
+
+/// The layouts `install --root` is tested on.
+#[derive(Clone, Copy, Debug)]
+enum RootLayout {
+    DebianAlternatives,
+    DebianSymlinks,
+    Fedora,
+    Alpine,
+}
+
+struct RootCase {
+    suite: String,
+    layout: RootLayout,
+}
+
+impl std::fmt::Display for RootCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.suite, self.layout)
+    }
+}
+
+/// Runs `outside` (after [`OUTSIDE`]) on a fresh root of `suite` from
+/// outside, then `inside` (after the prelude) in it with `args`. The
+/// wrapper is not in the root: `install --root` must put it there.
+fn root_scenario(suite: &str, outside: &str, inside: &str, args: &[&str]) -> Run {
+    let fedora = repo().join("tests/images/fedora-alternatives.sh");
+    common::sandbox_env(
+        suite,
+        &format!("{}\n{}\n{inside}", common::PRELUDE, common::names_sh()),
+        args,
+        &[(
+            fedora.to_str().expect("UTF-8 path"),
+            "/usr/sbin/alternatives",
+        )],
+        &[
+            (
+                "SANDBOX_OUTSIDE",
+                &format!("{STEPS_SH}\n{OUTSIDE}\n{outside}"),
+            ),
+            ("SANDBOX_NO_WRAPPER", "1"),
+        ],
+    )
+}
+
+/// The root's path on the host, from the line by which step `name` said it
+/// copied the wrapper there.
+fn root_of(run: &Run, name: &str) -> String {
+    let s = step(run, name);
+    let copied = s.out.first().map(String::as_str).unwrap_or_default();
+    copied
+        .strip_prefix("copied ")
+        .and_then(|l| l.split_once(" to "))
+        .and_then(|(_, to)| to.split_once("/root/"))
+        .map(|(dir, _)| format!("{dir}/root"))
+        .unwrap_or_else(|| panic!("{name} did not copy the wrapper first:\n{run}"))
+}
+
+/// `name` printed that it copied the wrapper into `dir` of the root, then
+/// exactly `lines` (`$R` standing for the root).
+fn assert_installed(run: &Run, name: &str, dir: &str, lines: &[String]) {
+    let s = step(run, name);
+    assert_eq!(s.rc, 0, "{name} failed:\n{run}");
+    let root = root_of(run, name);
+    assert!(
+        s.out[0].ends_with(&format!(" to {root}{dir}/iptables-wrapper")),
+        "{name} did not copy the wrapper into {dir}:\n{run}"
+    );
+    let want: Vec<String> = lines.iter().map(|l| l.replace("$R", &root)).collect();
+    assert_eq!(s.out[1..], want[..], "{name}'s output:\n{run}");
+}
+
+#[test]
+fn install_root_then_first_call_in_each_layout() {
+    use common::{Layout, Target};
+    let cases = suites().into_iter().flat_map(|suite| {
+        [
+            RootLayout::DebianAlternatives,
+            RootLayout::DebianSymlinks,
+            RootLayout::Fedora,
+            RootLayout::Alpine,
+        ]
+        .map(|layout| RootCase {
+            suite: suite.clone(),
+            layout,
+        })
+    });
+    common::each(cases, |c| {
+        // How the root is made from the Debian one, a refusal to check first
+        // (named `refused`), install's options, and where the names are.
+        let (prepare, refusal, options, dir, links) = match c.layout {
+            RootLayout::DebianAlternatives => ("", "", "", "/usr/sbin", Layout::Alternatives),
+            RootLayout::DebianSymlinks => ("", "", "--symlinks", "/usr/sbin", Layout::Symlinks),
+            // Found through the /usr/sbin link, the first place looked.
+            RootLayout::Fedora => (
+                "fedora_layout",
+                r#"step refused "$W" install --root "$R"
+unchanged refused"#,
+                "--symlinks",
+                "/usr/sbin",
+                Layout::Symlinks,
+            ),
+            RootLayout::Alpine => (
+                "alpine_layout",
+                r#"cp "$R/lib/apk/db/installed" "$STEPS/apk"
+printf 'P:iptables\nV:1.8.3-r1\n\n' >"$R/lib/apk/db/installed"
+snap >"$STEPS/before"
+step refused "$W" install --root "$R"
+unchanged refused
+cp "$STEPS/apk" "$R/lib/apk/db/installed""#,
+                "",
+                "/sbin",
+                Layout::Symlinks,
+            ),
+        };
+        let run = root_scenario(
+            &c.suite,
+            &format!(
+                r#"
+host_alternatives before
+{prepare}
+snap >"$STEPS/before"
+{refusal}
+step first "$W" install --root "$R" {options}
+snap >"$STEPS/before"
+step second "$W" install --root "$R" {options}
+unchanged second
+host_alternatives after
+"#
+            ),
+            INSIDE,
+            &[dir],
+        );
+        assert_eq!(run.status, 0, "{run}");
+        assert_eq!(
+            run.get("after.host"),
+            run.get("before.host"),
+            "host changed:\n{run}"
+        );
+        match c.layout {
+            // Fedora's alternatives cannot work on a root from outside.
+            RootLayout::Fedora => assert_refused(
+                &run,
+                "refused",
+                &["Fedora's alternatives", "--symlinks", "inside the image"],
+            ),
+            // apk's database says 1.8.3.
+            RootLayout::Alpine => assert_refused(
+                &run,
+                "refused",
+                &["iptables 1.8.3 is too old", "/lib/apk/db/installed (in "],
+            ),
+            _ => {}
+        }
+        let real_dir = match c.layout {
+            RootLayout::Fedora => "/usr/bin",
+            _ => dir,
+        };
+        let lines: Vec<String> = match links {
+            Layout::Alternatives => REGISTERED.iter().map(|l| l.to_string()).collect(),
+            Layout::Symlinks => NAMES
+                .iter()
+                .map(|n| format!("linked $R{dir}/{n} -> iptables-wrapper"))
+                .collect(),
+        };
+        assert_installed(&run, "first", real_dir, &lines);
+        assert_printed(&run, "second", &[]);
+        assert_unchanged(&run, "second");
+        assert_eq!(
+            run.get("INSTALLED"),
+            links.links_both(Target::Wrapper),
+            "{run}"
+        );
+        for k in ["V", "V6"] {
+            assert_eq!(run.get(&format!("{k}_RC")), "0", "{run}");
+            assert!(
+                run.get(&format!("{k}_OUT")).ends_with("(legacy)"),
+                "{k}:\n{run}"
+            );
+        }
+        assert_eq!(
+            run.get("SWITCHED"),
+            links.links_both(Target::Mode(common::Mode::Legacy)),
+            "{run}"
+        );
+    });
+}
+
+/// Bad input and what a root's binaries are for: a missing DIR (exit 2), a
+/// DIR without iptables and a root whose dpkg database says 1.8.2 are
+/// refused and change nothing; stand-in multi binaries that would print
+/// 1.8.2 and leave a mark if run are never run (dpkg's version wins); and
+/// multi binaries for another architecture (arm64's ELF machine number)
+/// with no package database give their version from their bytes, and take
+/// a wrapper built for it (`--wrapper`), not this one.
+#[test]
+fn install_root_refusals_and_binaries_it_does_not_run() {
+    common::each(suites(), |suite| {
+        let run = root_scenario(
+            suite,
+            r#"
+step missing "$W" install --root "$STEPS/nope"
+step alone "$W" install --wrapper "$W"
+mkdir "$STEPS/empty"
+step empty "$W" install --root "$STEPS/empty"
+cp "$R/var/lib/dpkg/status" "$STEPS/status"
+sed -i '/^Package: iptables$/,/^$/s/^Version: .*/Version: 1.8.2-4/' "$R/var/lib/dpkg/status"
+snap >"$STEPS/before"
+step refused "$W" install --root "$R"
+unchanged refused
+cp "$STEPS/status" "$R/var/lib/dpkg/status"
+for m in nft legacy; do
+    cp "$R/usr/sbin/xtables-$m-multi" "$STEPS/$m"
+    printf '#!/bin/sh\ntouch %s/ran\necho "iptables v1.8.2 (legacy)"\n' "$STEPS" >"$R/usr/sbin/xtables-$m-multi"
+done
+step notrun "$W" install --root "$R"
+echo "ran=$([ -e "$STEPS/ran" ] && echo yes || echo no)"
+for m in nft legacy; do
+    cp "$STEPS/$m" "$R/usr/sbin/xtables-$m-multi"
+    printf '\267\000' | dd of="$R/usr/sbin/xtables-$m-multi" bs=1 seek=18 conv=notrunc status=none
+done
+rm "$R/var/lib/dpkg/status"
+snap >"$STEPS/before"
+step foreign_own "$W" install --root "$R" --symlinks
+unchanged foreign_own
+cp "$W" "$STEPS/wrapper-arm64"
+printf '\267\000' | dd of="$STEPS/wrapper-arm64" bs=1 seek=18 conv=notrunc status=none
+step foreign "$W" install --root "$R" --symlinks --wrapper "$STEPS/wrapper-arm64"
+"#,
+            "",
+            &[],
+        );
+        assert_eq!(run.status, 0, "{run}");
+        let missing = step(&run, "missing");
+        assert_eq!(missing.rc, 2, "a missing DIR is bad input:\n{run}");
+        assert!(missing.out.is_empty(), "{run}");
+        assert!(
+            missing.err.starts_with("iptables-wrapper: install --root ")
+                && missing.err.contains("/nope: No such file or directory")
+                && missing
+                    .err
+                    .contains("Give the directory that holds the image's root"),
+            "{run}"
+        );
+        let alone = step(&run, "alone");
+        assert_eq!(alone.rc, 2, "--wrapper without --root:\n{run}");
+        assert!(
+            alone.err.contains("--wrapper only goes with --root"),
+            "{run}"
+        );
+        let empty = step(&run, "empty");
+        assert_eq!(empty.rc, 1, "{run}");
+        assert!(
+            empty
+                .err
+                .starts_with("iptables-wrapper: install refused: no iptables in ")
+                && empty
+                    .err
+                    .contains("none of /usr/sbin, /sbin, /usr/bin, /bin holds"),
+            "{run}"
+        );
+        assert_refused(
+            &run,
+            "refused",
+            &[
+                "iptables 1.8.2 is too old",
+                "Version from /var/lib/dpkg/status (in ",
+                "--no-sanity-check",
+            ],
+        );
+        let registered: Vec<String> = REGISTERED.iter().map(|l| l.to_string()).collect();
+        assert_installed(&run, "notrun", "/usr/sbin", &registered);
+        assert_eq!(run.get("ran"), "no", "a root's binary was run:\n{run}");
+        // An arm64 root takes an arm64 wrapper, and its version check
+        // could only read the binaries' bytes.
+        assert_refused(
+            &run,
+            "foreign_own",
+            &[
+                "(this binary) is built for x86_64, but /usr/sbin/xtables-legacy-multi (in ",
+                ") is built for aarch64. Give the iptables-wrapper built for aarch64 with --wrapper FILE",
+            ],
+        );
+        let linked: Vec<String> = NAMES
+            .iter()
+            .map(|n| format!("linked $R/usr/sbin/{n} -> iptables-wrapper"))
+            .collect();
+        assert_installed(&run, "foreign", "/usr/sbin", &linked);
+    });
 }

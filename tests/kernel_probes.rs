@@ -474,3 +474,66 @@ fn a_refused_kernel_source_falls_back_to_the_process() {
         );
     });
 }
+
+// One deadline per probe, whatever its source. 100,000 nft rules in one
+// chain take the kernel seconds to dump (each chain dump walks the chain
+// from its start per datagram), every datagram arriving at once: the
+// receive timeout never fires, so before, the count ran to its end however
+// small IPTABLES_WRAPPER_PROBE_TIMEOUT was (or fell back to a process with a
+// fresh deadline). Now it stops at the deadline, reports timed-out from the
+// kernel, and a probe after it (IPv6's count, on the same socket) is not
+// delayed by the rest of the dump.
+#[test]
+fn a_kernel_probe_stops_at_its_deadline() {
+    each(suites(), |suite| {
+        let run = sandbox(
+            suite,
+            "set -eu
+             awk 'BEGIN {
+               print \"*filter\"; print \":BIG - [0:0]\"
+               for (i = 0; i < 100000; i++)
+                 printf \"-A BIG -d 10.%d.%d.%d/32 -j ACCEPT\\n\", int(i / 65536) % 256, int(i / 256) % 256, i % 256
+               print \"COMMIT\"
+             }' | iptables-nft-restore
+             ip6tables-nft -A INPUT -j ACCEPT
+             start=$(date +%s%N)
+             echo \"JSON=$(IPTABLES_WRAPPER_PROBE_TIMEOUT=0.2 /usr/sbin/iptables-wrapper detect --json)\"
+             echo \"MS=$((($(date +%s%N) - start) / 1000000))\"",
+        );
+        assert_eq!(run.status, 0, "{run}");
+        let v = json(&run, "JSON");
+        let probe = |family: &str| {
+            v["probes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["mode"] == "nft" && p["table"] == "all" && p["family"] == family)
+                .unwrap_or_else(|| panic!("no nft {family} count in {v}"))
+                .clone()
+        };
+        let v4 = probe("ipv4");
+        assert_eq!(
+            (&v4["result"], &v4["source"]),
+            (&"timed-out".into(), &"kernel".into()),
+            "the count must stop at its deadline, not fall back: {v4}"
+        );
+        let detail = v4["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("stopped at the 0.2 s deadline"), "{v4}");
+        // The wrapper's own measure of the probe: the deadline, plus at
+        // most the receive slack (10 ms) and scheduling: a generous bound.
+        let ms = v4["ms"].as_f64().unwrap();
+        assert!(
+            ms < 1000.0,
+            "the probe ran {ms} ms with a 200 ms deadline: {v4}"
+        );
+        let v6 = probe("ipv6");
+        assert_eq!(
+            (&v6["result"], &v6["rules"]),
+            (&"ok".into(), &1.into()),
+            "IPv6's count after the stopped dump: {v6}"
+        );
+        // Every probe has its own deadline; only one can use it all.
+        let total: u64 = run.get("MS").parse().unwrap();
+        assert!(total < 5000, "detect took {total} ms\n{run}");
+    });
+}

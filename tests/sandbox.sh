@@ -10,8 +10,12 @@
 # rulesets in both iptables back ends, so nothing reaches the host's rules.
 # The wrapper ($IPTABLES_WRAPPER_BIN, default bin/iptables-wrapper) is copied
 # to /usr/sbin/iptables-wrapper, and files named in $SANDBOX_COPY
-# ("src:dest ..." pairs) are copied in too. SCRIPT runs under /bin/sh in the
-# chroot with ARGS; its output and exit status are the sandbox's.
+# ("src:dest ..." pairs) are copied in too; with SANDBOX_NO_WRAPPER=1 the
+# wrapper is not copied. $SANDBOX_OUTSIDE, if set, is a bash script run next,
+# outside the chroot but inside the namespaces, with the root's path as $1
+# and the wrapper's as $SANDBOX_BIN: for work done on the root from outside
+# (`install --root`). SCRIPT then runs under /bin/sh in the chroot with ARGS;
+# the output of both and SCRIPT's exit status are the sandbox's.
 set -euo pipefail
 
 if [ "$#" -lt 2 ]; then
@@ -52,10 +56,15 @@ unshare --net --mount --pid --fork --kill-child -- /bin/bash -euc '
     mount -t proc proc "$root/proc"
     mount --bind /dev "$root/dev"
     mount -t tmpfs tmpfs "$root/tmp"
-    cp "$bin" "$root/usr/sbin/iptables-wrapper"
+    if [ -z "${SANDBOX_NO_WRAPPER:-}" ]; then
+        cp "$bin" "$root/usr/sbin/iptables-wrapper"
+    fi
     for pair in ${SANDBOX_COPY:-}; do
         cp -a "${pair%%:*}" "$root/${pair#*:}"
     done
+    if [ -n "${SANDBOX_OUTSIDE:-}" ]; then
+        SANDBOX_BIN=$bin bash -c "$SANDBOX_OUTSIDE" sandbox-outside "$root"
+    fi
     script=$1
     shift
     exec chroot "$root" /bin/sh -c "$script" sandbox-script "$@"

@@ -758,3 +758,113 @@ fn unsplit_uses_ipv4s_mode_and_says_so() {
         }]
     );
 }
+
+/// Every probe of every mode and family answers `answer`.
+fn all_answer(answer: Answer) -> Fake {
+    let mut f = Fake::both()
+        .tables(V4, &["mangle", "filter"])
+        .tables(V6, &["mangle", "filter"]);
+    for m in Mode::ALL {
+        for fam in Family::ALL {
+            f = f
+                .outcome(Probe::hint(m, fam), answer.clone())
+                .outcome(Probe::count(m, fam), answer.clone());
+        }
+    }
+    f
+}
+
+#[test]
+fn probes_that_could_not_look_are_not_no_evidence() {
+    // No CAP_NET_ADMIN: every probe refused, its process fallback too.
+    let d = auto(&all_answer(Answer::Failed));
+    assert_eq!(modes(&d), both(Nft, Reason::Default));
+    assert_eq!(kinds(&d), ["probes-refused", "probes-refused"]);
+    assert_eq!(
+        d.warnings[0],
+        Warning::ProbesRefused {
+            family: V4,
+            errors: [
+                Probe::hint(Nft, V4),
+                Probe::hint(Legacy, V4),
+                Probe::count(Legacy, V4),
+                Probe::count(Nft, V4),
+            ]
+            .map(|p| format!("{p:?}: said no"))
+            .to_vec()
+        }
+    );
+    assert!(
+        !d.may_commit(),
+        "a default nobody could check is not committed"
+    );
+    // Timed out everywhere: no answer either.
+    let d = auto(&all_answer(Answer::TimedOut));
+    assert_eq!(kinds(&d), ["probes-refused", "probes-refused"]);
+    assert!(d.warnings[1].to_string().contains("every probe of IPv6"));
+    assert!(!d.may_commit());
+    // The kernel saying nf_tables does not exist is an answer.
+    let d = auto(&all_answer(Answer::NftUnusable("said no".into())));
+    assert_eq!(d.family(V4).reason.kind(), "nft-unusable");
+    assert!(d.may_commit(), "{:?}", d.warnings);
+    // So is an empty ruleset, and a count that came back in one family
+    // while the others failed looks for that family only.
+    assert!(auto(&Fake::both()).may_commit());
+    let f = all_answer(Answer::Failed).answer(Probe::count(Legacy, V6), 0, None);
+    let d = auto(&f);
+    assert_eq!(kinds(&d), ["probes-refused"]);
+    assert!(matches!(
+        d.warnings[0],
+        Warning::ProbesRefused { family: V4, .. }
+    ));
+    assert!(!d.may_commit());
+}
+
+#[test]
+fn probes_not_run_are_not_refused() {
+    // Legacy not probed (no tables listed), nft answered: no warning.
+    let f = Fake::both().outcome(Probe::hint(Legacy, V4), Answer::Failed);
+    assert!(auto(&f).warnings.is_empty());
+    // One mode installed, or an override: nothing probed, it commits.
+    let one = Fake {
+        installed: vec![Legacy],
+        ..all_answer(Answer::Failed)
+    };
+    assert!(auto(&one).may_commit());
+    let forced = decide(&req(Setting::Force(Legacy)), &all_answer(Answer::Failed)).unwrap();
+    assert!(forced.may_commit());
+    // detect probes behind an override, but the override decides.
+    let shown = thorough(&all_answer(Answer::Failed), Setting::Force(Legacy));
+    assert!(shown.may_commit(), "{:?}", shown.warnings);
+    // A hint in the other family decides a family that could not look:
+    // the kubelet writes both families' hints in one mode.
+    let f = all_answer(Answer::TimedOut)
+        .tables(V6, &[])
+        .answer(Probe::hint(Legacy, V4), 0, HINT);
+    let d = auto(&f);
+    assert_eq!(d.family(V6).reason.kind(), "other-family-hint");
+    assert!(d.may_commit(), "{:?}", d.warnings);
+}
+
+#[test]
+fn a_refusal_names_the_missing_capability_and_quotes_the_errors() {
+    let w = Warning::ProbesRefused {
+        family: V4,
+        errors: vec![
+            "iptables-nft-save: killed after 5.0 s".into(),
+            "iptables-nft -t mangle -S: kernel source unavailable (NFT_MSG_GETGEN: Operation not permitted (os error 1))".into(),
+        ],
+    };
+    let text = w.to_string();
+    assert!(text.starts_with("every probe of IPv4 was refused or failed (iptables-nft -t mangle -S: kernel source unavailable (NFT_MSG_GETGEN: Operation not permitted (os error 1)), and 1 other error in detect --json), so nothing is known of its rules or hint; "), "{text}");
+    assert!(
+        text.contains("lacks CAP_NET_ADMIN and CAP_NET_RAW"),
+        "{text}"
+    );
+    let other = Warning::ProbesRefused {
+        family: V6,
+        errors: vec!["killed after 5.0 s".into()],
+    };
+    assert!(!other.to_string().contains("CAP_NET_ADMIN"));
+    assert_eq!(other.kind(), "probes-refused");
+}

@@ -23,34 +23,46 @@ pub mod xtables;
 
 use std::fs;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::detect::{
     Answer, Count, Evidence, Observation, Precision, Probe, Source, Table, Tables, HINT_CHAINS,
 };
+use crate::installed;
 use crate::names::{Family, Mode};
+use crate::root::Root;
 use crate::settings::Sources;
 
 use netlink::{Nft, Tally};
 
 /// The iptables installation in one directory, on this kernel.
 pub struct Host {
+    /// Where `/` is: the running system's, since probes ask this kernel.
+    pub root: Root,
     pub dir: PathBuf,
     pub timeout: Duration,
     pub sources: Sources,
+    /// The chain names that count as hints, in order.
+    pub hints: &'static [&'static str],
     started: Instant,
 }
 
 impl Host {
     pub fn new(dir: PathBuf, timeout: Duration, sources: Sources) -> Host {
         Host {
+            root: Root::HOST,
             dir,
             timeout,
             sources,
+            hints: HINT_CHAINS,
             started: Instant::now(),
         }
+    }
+
+    /// Counts `hints` as hint chains instead of the kubelet's alone.
+    pub fn with_hints(self, hints: &'static [&'static str]) -> Host {
+        Host { hints, ..self }
     }
 
     pub fn multi(&self, mode: Mode) -> PathBuf {
@@ -58,20 +70,13 @@ impl Host {
     }
 }
 
-/// True if `path` is a regular file (after links) that someone may execute.
-pub fn is_executable(path: &Path) -> bool {
-    fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
 impl Evidence for Host {
     fn installed(&self, mode: Mode) -> bool {
-        is_executable(&self.multi(mode))
+        installed::has(&self.root, &self.dir, mode)
     }
 
     fn legacy_tables(&self, family: Family) -> Tables {
-        read_tables(Path::new(family.legacy_tables_file()))
+        read_tables(&self.root.path(family.legacy_tables_file()))
     }
 
     fn command(&self, probe: &Probe) -> (String, Source) {
@@ -90,26 +95,40 @@ impl Evidence for Host {
         precision: Precision,
     ) -> Vec<Observation> {
         if self.sources == Sources::Process {
-            return process::run(&self.dir, self.timeout, probes);
+            return process::run(&self.dir, self.timeout, self.hints, probes);
         }
         let mut kernel = Kernel {
             timeout: self.timeout,
+            hints: self.hints,
             nft: None,
         };
         let mut done: Vec<Option<Observation>> = Vec::with_capacity(probes.len());
-        let mut fallback: Vec<(usize, String)> = Vec::new();
+        let mut fallback: Vec<(usize, Instant, String)> = Vec::new();
         for (i, p) in probes.iter().enumerate() {
+            // One deadline per probe, whatever answers it: a fallback gets
+            // only what the kernel source left of it.
             let started = Instant::now();
+            let deadline = started + self.timeout;
             let listed = match &tables[p.family.index()] {
                 Tables::Listed(t) => t.as_slice(),
                 Tables::Unknown(_) => &[],
             };
-            let (answer, detail) = match kernel.ask(p, listed, precision) {
+            let (answer, detail) = match kernel.ask(p, listed, precision, deadline) {
                 Ok(answered) => answered,
-                Err(why) if self.sources == Sources::Kernel => (Answer::Failed, Some(why)),
-                Err(why) => {
+                // Out of time: nothing is left for a process, which would
+                // ask the same kernel anyway.
+                Err(u) if u.timed_out => (
+                    Answer::TimedOut,
+                    Some(format!(
+                        "stopped at the {} s deadline: {}",
+                        self.timeout.as_secs_f64(),
+                        u.why
+                    )),
+                ),
+                Err(u) if self.sources == Sources::Kernel => (Answer::Failed, Some(u.why)),
+                Err(u) => {
                     done.push(None);
-                    fallback.push((i, why));
+                    fallback.push((i, deadline, u.why));
                     continue;
                 }
             };
@@ -122,10 +141,12 @@ impl Evidence for Host {
                 elapsed: Some(started.elapsed()),
             }));
         }
-        // The probes the kernel could not answer run as processes, at once.
-        let asked: Vec<Probe> = fallback.iter().map(|(i, _)| probes[*i]).collect();
-        let ran = process::run(&self.dir, self.timeout, &asked);
-        for ((i, why), mut o) in fallback.into_iter().zip(ran) {
+        // The probes the kernel could not answer run as processes, at once,
+        // each until its own deadline.
+        let asked: Vec<(Probe, Instant)> =
+            fallback.iter().map(|(i, d, _)| (probes[*i], *d)).collect();
+        let ran = process::run_until(&self.dir, self.timeout, self.hints, &asked);
+        for ((i, _, why), mut o) in fallback.into_iter().zip(ran) {
             let note = format!("kernel source unavailable ({why}); ran the command");
             o.detail = Some(match o.detail {
                 Some(d) => format!("{note}: {d}"),
@@ -142,7 +163,13 @@ impl Evidence for Host {
         if self.sources == Sources::Process {
             return None;
         }
-        let tables = Nft::open(self.timeout).and_then(|mut n| n.tables()).ok()?;
+        let deadline = Instant::now() + self.timeout;
+        let tables = Nft::open(self.timeout)
+            .and_then(|mut n| {
+                n.set_deadline(deadline);
+                n.tables()
+            })
+            .ok()?;
         Some(
             tables
                 .into_iter()
@@ -224,34 +251,68 @@ fn kernel_command(p: &Probe, listed: &[String], precision: Precision) -> String 
 /// once, by the first nft probe.
 struct Kernel {
     timeout: Duration,
-    nft: Option<Result<Nft, String>>,
+    hints: &'static [&'static str],
+    nft: Option<Result<Nft, Unanswered>>,
+}
+
+/// Why the kernel could not answer a probe here.
+#[derive(Clone, Debug)]
+struct Unanswered {
+    why: String,
+    /// The probe's deadline passed: no fallback, the probe timed out.
+    timed_out: bool,
+}
+
+impl Unanswered {
+    /// `what` failed with `e`.
+    fn of(what: &str, e: &io::Error) -> Unanswered {
+        Unanswered {
+            why: format!("{what}: {e}"),
+            timed_out: e.kind() == ErrorKind::TimedOut,
+        }
+    }
 }
 
 /// `Ok` is an answer (with a detail); `Err` says why the kernel could not
-/// answer here, so the probe falls back to its process.
-type KernelAnswer = Result<(Answer, Option<String>), String>;
+/// answer here: the probe then falls back to its process, unless it ran
+/// out of time.
+type KernelAnswer = Result<(Answer, Option<String>), Unanswered>;
 
 impl Kernel {
-    fn ask(&mut self, p: &Probe, listed: &[String], precision: Precision) -> KernelAnswer {
+    fn ask(
+        &mut self,
+        p: &Probe,
+        listed: &[String],
+        precision: Precision,
+        deadline: Instant,
+    ) -> KernelAnswer {
         match p.mode {
-            Mode::Nft => self.ask_nft(p, precision),
-            Mode::Legacy => ask_legacy(p, listed, precision),
+            Mode::Nft => self.ask_nft(p, precision, deadline),
+            Mode::Legacy => ask_legacy(p, listed, precision, self.hints),
         }
     }
 
-    fn ask_nft(&mut self, p: &Probe, precision: Precision) -> KernelAnswer {
+    fn ask_nft(&mut self, p: &Probe, precision: Precision, deadline: Instant) -> KernelAnswer {
         let timeout = self.timeout;
-        let nft = self.nft.get_or_insert_with(|| open_nft(timeout));
+        let nft = self.nft.get_or_insert_with(|| open_nft(timeout, deadline));
         let nft = match nft {
             Ok(n) => n,
-            Err(why) if why.starts_with(NO_NF_TABLES) => {
-                let said = why.trim_start_matches(NO_NF_TABLES).to_string();
-                return Ok((Answer::NftUnusable(said), Some(why.clone())));
+            Err(u) if u.why.starts_with(NO_NF_TABLES) => {
+                let said = u.why.trim_start_matches(NO_NF_TABLES).to_string();
+                return Ok((Answer::NftUnusable(said), Some(u.why.clone())));
             }
-            Err(why) => return Err(why.clone()),
+            Err(u) => {
+                let u = u.clone();
+                if u.timed_out {
+                    // The next probe, with its own deadline, tries again.
+                    self.nft = None;
+                }
+                return Err(u);
+            }
         };
+        nft.set_deadline(deadline);
         let family = nfproto(p.family);
-        let request = |what: &str, e: io::Error| format!("{what}: {e}");
+        let request = |what: &str, e: io::Error| Unanswered::of(what, &e);
         match p.table {
             // Each hint chain is looked up by name: the kernel's chain dump
             // would list every chain of the family, which grows with the
@@ -259,7 +320,7 @@ impl Kernel {
             // table has none.
             Table::Mangle => {
                 let mut hint = None;
-                for chain in HINT_CHAINS {
+                for chain in self.hints {
                     let found = nft
                         .chain_exists(family, "mangle", chain)
                         .map_err(|e| request("NFT_MSG_GETCHAIN", e))?;
@@ -307,20 +368,24 @@ const NO_NF_TABLES: &str = "no nf_tables in this kernel: ";
 /// Opens the netlink socket and asks for the ruleset generation: a kernel
 /// without nf_tables refuses the socket itself (EPROTONOSUPPORT), which is
 /// the answer; any other refusal means the kernel cannot be asked here.
-fn open_nft(timeout: Duration) -> Result<Nft, String> {
+fn open_nft(timeout: Duration, deadline: Instant) -> Result<Nft, Unanswered> {
     let mut nft = Nft::open(timeout).map_err(|e| {
         let what = "socket(AF_NETLINK, NETLINK_NETFILTER)";
         match e.raw_os_error() {
             // The kernel's own words, without std's "(os error 93)".
-            Some(nix::libc::EPROTONOSUPPORT) => format!(
-                "{NO_NF_TABLES}{what}: {}",
-                nix::errno::Errno::EPROTONOSUPPORT.desc()
-            ),
-            _ => format!("{what}: {e}"),
+            Some(nix::libc::EPROTONOSUPPORT) => Unanswered {
+                why: format!(
+                    "{NO_NF_TABLES}{what}: {}",
+                    nix::errno::Errno::EPROTONOSUPPORT.desc()
+                ),
+                timed_out: false,
+            },
+            _ => Unanswered::of(what, &e),
         }
     })?;
+    nft.set_deadline(deadline);
     nft.generation()
-        .map_err(|e| format!("NFT_MSG_GETGEN: {e}"))?;
+        .map_err(|e| Unanswered::of("NFT_MSG_GETGEN", &e))?;
     Ok(nft)
 }
 
@@ -329,7 +394,12 @@ fn open_nft(timeout: Duration) -> Result<Nft, String> {
 /// where they say enough. Only tables the kernel lists are ever named:
 /// asking x_tables for any other creates it. A listed table that has
 /// vanished since (ENOENT) holds nothing.
-fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswer {
+fn ask_legacy(
+    p: &Probe,
+    listed: &[String],
+    precision: Precision,
+    hints: &'static [&'static str],
+) -> KernelAnswer {
     let tables: Vec<&str> = match p.table {
         Table::Mangle => vec!["mangle"],
         Table::All => listed.iter().map(String::as_str).collect(),
@@ -350,7 +420,7 @@ fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswe
         } else {
             xtables::read_table(family, t).map(|s| {
                 if p.table == Table::Mangle {
-                    hint = HINT_CHAINS
+                    hint = hints
                         .iter()
                         .copied()
                         .find(|h| s.user_chains.iter().any(|c| c == h));
@@ -361,7 +431,7 @@ fn ask_legacy(p: &Probe, listed: &[String], precision: Precision) -> KernelAnswe
         match read {
             Ok(n) => rules = rules.plus(n),
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => {}
-            Err(e) => return Err(format!("getsockopt on {t}: {e}")),
+            Err(e) => return Err(Unanswered::of(&format!("getsockopt on {t}"), &e)),
         }
     }
     Ok((Answer::Found { rules, hint }, None))

@@ -42,7 +42,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::libc;
 
@@ -127,6 +127,10 @@ pub struct Nft {
     /// Capacity [`RECV_BUF_LEN`]; its length is that of the last datagram.
     buf: Vec<u8>,
     timeout: Duration,
+    /// When the current probe must have its answer ([`Nft::set_deadline`]).
+    deadline: Option<Instant>,
+    /// The socket's SO_RCVTIMEO as last set.
+    rcvtimeo: Duration,
 }
 
 /// A rule count, and whether it is all of them: a count asked to stop at a
@@ -179,14 +183,24 @@ impl Nft {
     /// neither built in nor loadable. A kernel with nfnetlink but without
     /// nf_tables opens fine and fails later, in [`Nft::generation`].
     /// `timeout` bounds every wait for a reply (SO_RCVTIMEO): a kernel that
-    /// never answers makes a call fail with EAGAIN instead of hanging.
+    /// never answers makes a call fail instead of hanging. A deadline, once
+    /// set, bounds everything after it: the waits, and a dump that answers
+    /// quickly but goes on for longer. Either way the call fails with
+    /// [`io::ErrorKind::TimedOut`].
     pub fn open(timeout: Duration) -> io::Result<Nft> {
         Ok(Nft {
             fd: Nft::socket(timeout)?,
             seq: initial_seq(),
             buf: Vec::with_capacity(RECV_BUF_LEN),
             timeout,
+            deadline: None,
+            rcvtimeo: timeout,
         })
+    }
+
+    /// Every call from now on must end by `at`: one probe's deadline.
+    pub fn set_deadline(&mut self, at: Instant) {
+        self.deadline = Some(at);
     }
 
     fn socket(timeout: Duration) -> io::Result<OwnedFd> {
@@ -198,9 +212,7 @@ impl Nft {
         )?;
         // Port id 0: the kernel picks a unique one for us.
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        // A zero SO_RCVTIMEO would mean "wait forever": never pass one.
-        let timeout = TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros().max(1) as _);
-        setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)?;
+        setsockopt(&fd, sockopt::ReceiveTimeout, &timeval(timeout))?;
         Ok(fd)
     }
 
@@ -447,23 +459,45 @@ impl Nft {
         }
         let mut interrupted = false;
         loop {
-            self.recv_datagram()?;
+            if let Err(e) = self.recv_datagram() {
+                if e.kind() == io::ErrorKind::TimedOut {
+                    // The rest of the reply would meet the next request:
+                    // drop it with the socket, as for a dump left early.
+                    self.fresh_socket()?;
+                }
+                return Err(e);
+            }
             match handle_datagram(&self.buf, seq, &mut interrupted, each)? {
                 Step::More => {}
                 Step::Finished if interrupted => return Ok(Completion::Interrupted),
                 Step::Finished => return Ok(Completion::Clean),
                 Step::Enough => {
-                    self.fd = Nft::socket(self.timeout)?;
+                    self.fresh_socket()?;
                     return Ok(Completion::Stopped);
                 }
             }
         }
     }
 
+    /// Replaces the socket, dropping whatever reply is still under way.
+    fn fresh_socket(&mut self) -> io::Result<()> {
+        self.fd = Nft::socket(self.timeout)?;
+        self.rcvtimeo = self.timeout;
+        Ok(())
+    }
+
     /// One datagram into the fixed buffer. MSG_TRUNC makes netlink report
     /// the datagram's real length, so a cut message is detected rather than
     /// misparsed.
     fn recv_datagram(&mut self) -> io::Result<()> {
+        if let Some(at) = self.deadline {
+            let left = at.saturating_duration_since(Instant::now());
+            let slack = (self.timeout / 16).min(MAX_SLACK);
+            if let Some(wait) = receive_wait(left, self.rcvtimeo, slack)? {
+                setsockopt(&self.fd, sockopt::ReceiveTimeout, &timeval(wait))?;
+                self.rcvtimeo = wait;
+            }
+        }
         self.buf.clear();
         let room = self.buf.spare_capacity_mut();
         let n = loop {
@@ -484,6 +518,10 @@ impl Nft {
                 Ok(n) => break n,
                 Err(_) => {
                     let e = io::Error::last_os_error();
+                    // SO_RCVTIMEO ran out: no reply in time.
+                    if e.kind() == io::ErrorKind::WouldBlock {
+                        return Err(timed_out());
+                    }
                     if e.kind() != io::ErrorKind::Interrupted {
                         return Err(e);
                     }
@@ -494,6 +532,32 @@ impl Nft {
         unsafe { self.buf.set_len(n) };
         Ok(())
     }
+}
+
+/// How late past its deadline a receive may end: setting SO_RCVTIMEO
+/// before every datagram of a long dump would cost a syscall each, so the
+/// wait is only shortened once it reaches this far past the deadline (or a
+/// sixteenth of the timeout, if less).
+const MAX_SLACK: Duration = Duration::from_millis(10);
+
+/// Before a receive with `left` until the deadline and SO_RCVTIMEO at
+/// `set`: the error once the deadline has passed, or the shorter wait to
+/// set when `set` would overrun the deadline by more than `slack`.
+fn receive_wait(left: Duration, set: Duration, slack: Duration) -> io::Result<Option<Duration>> {
+    if left.is_zero() {
+        return Err(timed_out());
+    }
+    Ok((set > left + slack).then_some(left))
+}
+
+/// A probe's deadline passed before nf_tables had answered.
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "not finished in time")
+}
+
+/// SO_RCVTIMEO's value. A zero would mean "wait forever": never pass one.
+fn timeval(d: Duration) -> TimeVal {
+    TimeVal::new(d.as_secs() as _, d.subsec_micros().max(1) as _)
 }
 
 /// How a request's reply ended.
@@ -1079,6 +1143,30 @@ mod tests {
         assert_eq!(parse_gen_id(&data).unwrap(), 0x01020304);
         assert!(parse_gen_id(&attr(NFTA_GEN_ID, &[1, 2])).is_err());
         assert!(parse_gen_id(&[]).is_err());
+    }
+
+    #[test]
+    fn receives_end_at_the_deadline() {
+        let ms = Duration::from_millis;
+        let slack = ms(10);
+        // Passed: time out without receiving.
+        let e = receive_wait(Duration::ZERO, ms(5000), slack).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        // Far from it: the wait set stays (no syscall).
+        assert_eq!(receive_wait(ms(4995), ms(5000), slack).unwrap(), None);
+        // Closer than the wait set, beyond the slack: shortened to what is left.
+        assert_eq!(
+            receive_wait(ms(4000), ms(5000), slack).unwrap(),
+            Some(ms(4000))
+        );
+        assert_eq!(receive_wait(ms(3), ms(20), slack).unwrap(), Some(ms(3)));
+        // Within the slack: left as it is, at most `slack` late.
+        assert_eq!(receive_wait(ms(15), ms(20), slack).unwrap(), None);
+        assert_eq!(
+            timeval(Duration::ZERO).tv_usec(),
+            1,
+            "zero would wait forever"
+        );
     }
 
     #[test]

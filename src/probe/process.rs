@@ -70,17 +70,52 @@ pub fn command(p: &Probe) -> String {
     s
 }
 
-/// Runs `probes` at once through the multi binaries in `dir`.
-pub fn run(dir: &Path, timeout: Duration, probes: &[Probe]) -> Vec<Observation> {
+/// Runs `probes` at once through the multi binaries in `dir`, each for at
+/// most `timeout`.
+pub fn run(
+    dir: &Path,
+    timeout: Duration,
+    hints: &'static [&'static str],
+    probes: &[Probe],
+) -> Vec<Observation> {
     let deadline = Instant::now() + timeout;
-    let started: Vec<_> = probes.iter().map(|p| start(dir, p)).collect();
+    let asked: Vec<(Probe, Instant)> = probes.iter().map(|p| (*p, deadline)).collect();
+    run_until(dir, timeout, hints, &asked)
+}
+
+/// Runs each probe at once until its own deadline (what is left of a
+/// `timeout` that a kernel source began). A probe whose deadline has
+/// passed is not started. `hints` are the chain names that count as hints.
+pub fn run_until(
+    dir: &Path,
+    timeout: Duration,
+    hints: &'static [&'static str],
+    probes: &[(Probe, Instant)],
+) -> Vec<Observation> {
+    let started: Vec<_> = probes
+        .iter()
+        .map(|(p, deadline)| {
+            if Instant::now() >= *deadline {
+                return Err(None);
+            }
+            start(dir, p, hints).map_err(Some)
+        })
+        .collect();
     probes
         .iter()
         .zip(started)
-        .map(|(p, s)| {
+        .map(|((p, deadline), s)| {
             let (answer, detail, elapsed) = match s {
-                Ok(s) => judge(p, s.finish(deadline, timeout)),
-                Err(why) => (Answer::Failed, Some(why), None),
+                Ok(s) => judge(p, s.finish(*deadline, timeout)),
+                Err(Some(why)) => (Answer::Failed, Some(why), None),
+                Err(None) => (
+                    Answer::TimedOut,
+                    Some(format!(
+                        "not run: no time left of its {} s",
+                        timeout.as_secs_f64()
+                    )),
+                    None,
+                ),
             };
             Observation {
                 probe: *p,
@@ -99,11 +134,15 @@ fn multi(dir: &Path, mode: Mode) -> PathBuf {
 }
 
 /// Starts one probe, its stdout scanned as it streams.
-fn start(dir: &Path, p: &Probe) -> Result<deadline::Started<Scan>, String> {
+fn start(
+    dir: &Path,
+    p: &Probe,
+    hints: &'static [&'static str],
+) -> Result<deadline::Started<Scan>, String> {
     let multi = multi(dir, p.mode);
     let format = format(p);
     deadline::start(&multi, &argv0(p), &args(p), move |out| {
-        scan::scan_reader(out, format)
+        scan::scan_reader(out, format, hints)
     })
     .map_err(|e| format!("cannot run {}: {e}", multi.display()))
 }
@@ -161,6 +200,7 @@ fn judge(p: &Probe, finished: Finished<Scan>) -> (Answer, Option<String>, Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::HINT_CHAINS;
     use crate::names::Family;
     use std::fs;
 
@@ -204,6 +244,7 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         let out = run(
             &dir,
             T,
+            HINT_CHAINS,
             &[
                 Probe::hint(Mode::Nft, Family::V6),
                 Probe::count(Mode::Nft, Family::V4),
@@ -228,7 +269,7 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         let dir = dir_with(
             "echo >&2; echo 'iptables-save/1.8.11 (nf_tables) Failed to initialize nft: Protocol not supported' >&2; echo more >&2; exit 1",
         );
-        let out = run(&dir, T, &[Probe::count(Mode::Nft, Family::V4)]);
+        let out = run(&dir, T, HINT_CHAINS, &[Probe::count(Mode::Nft, Family::V4)]);
         assert_eq!(
             out[0].answer,
             Answer::NftUnusable(
@@ -244,7 +285,7 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         let dir = dir_with(
             "echo 'iptables v1.8.9 (nf_tables): Permission denied (you must be root)' >&2; exit 4",
         );
-        let out = run(&dir, T, &[Probe::count(Mode::Nft, Family::V4)]);
+        let out = run(&dir, T, HINT_CHAINS, &[Probe::count(Mode::Nft, Family::V4)]);
         assert_eq!(
             out[0].answer,
             Answer::Failed,
@@ -260,6 +301,7 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         let out = run(
             &dir,
             Duration::from_millis(300),
+            HINT_CHAINS,
             &[
                 Probe::count(Mode::Nft, Family::V4),
                 Probe::count(Mode::Nft, Family::V6),
@@ -272,9 +314,33 @@ echo '-P INPUT ACCEPT'; echo '-N KUBE-KUBELET-CANARY'; i=0; while [ $i -lt 1000 
         );
         assert_eq!(out[0].answer, Answer::TimedOut, "{out:?}");
         assert_eq!(out[1].answer, Answer::TimedOut, "{out:?}");
+        // A fallback whose probe's deadline a kernel source used up is not
+        // started, and the probe timed out; one with time left gets only that.
+        let now = Instant::now();
+        let left = run_until(
+            &dir,
+            Duration::from_secs(5),
+            HINT_CHAINS,
+            &[
+                (Probe::count(Mode::Nft, Family::V4), now),
+                (
+                    Probe::count(Mode::Nft, Family::V6),
+                    now + Duration::from_millis(300),
+                ),
+            ],
+        );
+        assert_eq!(left[0].answer, Answer::TimedOut, "{left:?}");
+        assert_eq!(left[0].elapsed, None, "never started: {left:?}");
+        assert_eq!(left[1].answer, Answer::TimedOut, "{left:?}");
+        assert!(
+            now.elapsed() < Duration::from_secs(4),
+            "the fallback had its own deadline, not a fresh 5 s: {:?}",
+            now.elapsed()
+        );
         let missing = run(
             &dir.join("nowhere"),
             T,
+            HINT_CHAINS,
             &[Probe::count(Mode::Legacy, Family::V4)],
         );
         assert!(missing[0]

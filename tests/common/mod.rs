@@ -160,6 +160,18 @@ impl std::fmt::Display for Run {
 /// the script installs it the way the scenario needs). `copy` lists
 /// (host path, path in the root) pairs to copy in first.
 pub fn sandbox_with(suite: &str, script: &str, args: &[&str], copy: &[(&str, &str)]) -> Run {
+    sandbox_env(suite, script, args, copy, &[])
+}
+
+/// [`sandbox_with`], with `env` set for tests/sandbox.sh (`SANDBOX_OUTSIDE`,
+/// `SANDBOX_NO_WRAPPER`: see there).
+pub fn sandbox_env(
+    suite: &str,
+    script: &str,
+    args: &[&str],
+    copy: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> Run {
     let pairs: Vec<String> = copy.iter().map(|(s, d)| format!("{s}:{d}")).collect();
     let out = Command::new("bash")
         .arg(repo().join("tests/sandbox.sh"))
@@ -167,6 +179,7 @@ pub fn sandbox_with(suite: &str, script: &str, args: &[&str], copy: &[(&str, &st
         .arg(script)
         .args(args)
         .env("SANDBOX_COPY", pairs.join(" "))
+        .envs(env.iter().copied())
         .output()
         .expect("cannot run tests/sandbox.sh");
     let run = Run::from(out);

@@ -7,7 +7,8 @@
 set -eu
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 unset IPTABLES_WRAPPER_MODE IPTABLES_WRAPPER_DEBUG IPTABLES_WRAPPER_PROBE_TIMEOUT
-unset IPTABLES_WRAPPER_HINT_WAIT IPTABLES_WRAPPER_PROBES IPTABLES_WRAPPER_STATE_DIR
+unset IPTABLES_WRAPPER_HINT_WAIT IPTABLES_WRAPPER_PROBES IPTABLES_WRAPPER_HINT_CHAINS
+unset IPTABLES_WRAPPER_STATE_DIR
 cd /tmp
 # The wrapper, as the scenarios call it by its own name.
 # shellcheck disable=SC2034 # used by the scenario bodies
