@@ -384,6 +384,59 @@ fn switch_on_a_read_only_root() {
     });
 }
 
+// Without CAP_NET_ADMIN and CAP_NET_RAW every probe is refused: `switch`
+// warns (probes-refused), switches nothing, keeps nothing and exits 3; with
+// a command it still runs it. A `switch` that can look then decides.
+#[test]
+fn switch_without_net_admin_leaves_the_names() {
+    each(cases(&["switch without NET_ADMIN"]), |c| {
+        let r = run(
+            &c.suite,
+            c.layout,
+            "hint legacy iptables
+             np() { setpriv --inh-caps -net_admin,-net_raw --bounding-set -net_admin,-net_raw \"$@\"; }
+             links BEFORE
+             call BLIND np $w switch
+             call BLINDCMD np $w switch -- sh -c 'exit 4'
+             links AFTER_BLIND
+             echo \"KEPT=$(ls /run/iptables-wrapper /tmp/iptables-wrapper 2>/dev/null | wc -l)\"
+             call SEEING $w switch
+             links AFTER",
+        );
+        expect(&r, "BLIND_RC", "3");
+        expect(&r, "BLIND_OUT", "nft (no evidence, default nft)");
+        let err = lines(&r, "BLIND_ERR");
+        assert_eq!(
+            err.len(),
+            3,
+            "two probes-refused warnings and the failure\n{r}"
+        );
+        for (line, family) in err.iter().zip(["IPv4", "IPv6"]) {
+            assert!(
+                line.starts_with(&format!(
+                    "iptables-wrapper: warning: every probe of {family} was refused or failed"
+                )),
+                "{r}"
+            );
+        }
+        assert_eq!(
+            err[2],
+            "iptables-wrapper: the iptables names in /usr/sbin were not switched; each call under them detects again",
+            "{r}"
+        );
+        expect(&r, "BLINDCMD_RC", "4");
+        expect(&r, "AFTER_BLIND", &r.get("BEFORE"));
+        expect(&r, "KEPT", "0");
+        expect(&r, "SEEING_RC", "0");
+        expect(&r, "SEEING_OUT", &legacy_line());
+        expect(
+            &r,
+            "AFTER",
+            &c.layout.links_both(Target::Mode(Mode::Legacy)),
+        );
+    });
+}
+
 /// Where a read-only root keeps its decision.
 #[derive(Clone, Copy)]
 enum StateDir {
