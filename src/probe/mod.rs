@@ -19,6 +19,8 @@
 mod bytes;
 pub mod netlink;
 pub mod process;
+#[cfg(test)]
+mod uapi_layout;
 pub mod xtables;
 
 use std::fs;

@@ -16,10 +16,11 @@
 //! - `<linux/netlink.h>`: `NETLINK_NETFILTER` = 12, `NLMSG_ERROR` = 2,
 //!   `NLMSG_DONE` = 3, `NLM_F_REQUEST` = 1, `NLM_F_ACK` = 4,
 //!   `NLM_F_DUMP_INTR` = 16, `NLM_F_DUMP` = 0x300, `NLA_F_NESTED`/
-//!   `NLA_F_NET_BYTEORDER` (masked off by `NLA_TYPE_MASK`), sizeof(nlmsghdr)
-//!   = 16, sizeof(nlmsgerr) = 20.
+//!   `NLA_F_NET_BYTEORDER` (masked off by `NLA_TYPE_MASK`). The header
+//!   structs (`nlmsghdr`, `nlattr`, `nlmsgerr`, `nfgenmsg`) are mirrored in
+//!   [`uapi`], and their sizes and offsets come from there.
 //! - `<linux/netfilter/nfnetlink.h>`: `NFNL_SUBSYS_NFTABLES` = 10,
-//!   `NFNETLINK_V0` = 0, sizeof(struct nfgenmsg) = 4.
+//!   `NFNETLINK_V0` = 0.
 //! - `<linux/netfilter/nf_tables.h>`: `NFT_MSG_NEWTABLE` = 0,
 //!   `NFT_MSG_GETTABLE` = 1, `NFT_MSG_NEWCHAIN` = 3, `NFT_MSG_GETCHAIN` = 4,
 //!   `NFT_MSG_NEWRULE` = 6, `NFT_MSG_GETRULE` = 7, `NFT_MSG_NEWGEN` = 15,
@@ -39,6 +40,14 @@
 //! - A dump restricted to a missing table is simply empty (no ENOENT), so a
 //!   missing table is recognised by a plain (non-dump) GETTABLE, which
 //!   answers ENOENT.
+//!
+//! Byte order: netlink headers are in the host's order, nf_tables
+//! attribute payloads in network order; every multi-byte read says which
+//! through `bytes::Order`, which the unit tests flip to prove the parsing
+//! for big-endian targets. The layout and constants are held to the
+//! target's headers by the unit tests (`tests/layout/uapi_layout.c`).
+
+pub(super) mod uapi;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -46,12 +55,13 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 
-use super::bytes::{i32_at, u16_at, u32_at};
+use super::bytes::{Host, Network};
 use nix::sys::socket::{
     bind, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, NetlinkAddr, SockFlag,
     SockProtocol, SockType,
 };
 use nix::sys::time::TimeVal;
+use uapi::*;
 
 pub const NFPROTO_INET: u8 = 1;
 pub const NFPROTO_IPV4: u8 = 2;
@@ -63,7 +73,6 @@ pub const NFPROTO_IPV6: u8 = 10;
 const NFPROTO_UNSPEC: u8 = 0;
 
 // <linux/netlink.h>
-const NLMSG_HDRLEN: usize = 16;
 const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -74,10 +83,8 @@ const NLM_F_DUMP_INTR: u16 = 16;
 const NLM_F_DUMP: u16 = 0x300;
 /// Clears NLA_F_NESTED (1 << 15) and NLA_F_NET_BYTEORDER (1 << 14).
 const NLA_TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
-const NLA_HDRLEN: usize = 4;
 
 // <linux/netfilter/nfnetlink.h>
-const NFGENMSG_LEN: usize = 4;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNETLINK_V0: u8 = 0;
 
@@ -684,14 +691,14 @@ fn split_nlmsg(data: &[u8]) -> io::Result<(NlMsg<'_>, &[u8])> {
     if data.len() < NLMSG_HDRLEN {
         return Err(invalid("truncated nlmsghdr"));
     }
-    let len = u32_at(data, 0) as usize;
+    let len = Host.u32_at(data, NLMSG_LEN_OFF) as usize;
     if len < NLMSG_HDRLEN || len > data.len() {
         return Err(invalid("nlmsg_len out of bounds"));
     }
     let msg = NlMsg {
-        ty: u16_at(data, 4),
-        flags: u16_at(data, 6),
-        seq: u32_at(data, 8),
+        ty: Host.u16_at(data, NLMSG_TYPE_OFF),
+        flags: Host.u16_at(data, NLMSG_FLAGS_OFF),
+        seq: Host.u32_at(data, NLMSG_SEQ_OFF),
         payload: &data[NLMSG_HDRLEN..len],
     };
     let next = align4(len).min(data.len());
@@ -701,10 +708,10 @@ fn split_nlmsg(data: &[u8]) -> io::Result<(NlMsg<'_>, &[u8])> {
 /// NLMSG_ERROR payload: struct nlmsgerr, an int error then the request's
 /// header. 0 is an ACK, a negative value an errno.
 fn parse_error(payload: &[u8]) -> io::Result<()> {
-    if payload.len() < 4 {
+    if payload.len() < NLMSGERR_ERROR_OFF + 4 {
         return Err(invalid("truncated NLMSG_ERROR"));
     }
-    errno_result(i32_at(payload, 0))
+    errno_result(Host.i32_at(payload, NLMSGERR_ERROR_OFF))
 }
 
 /// NLMSG_DONE payload: an int, 0 or a negative errno; may be absent.
@@ -712,7 +719,7 @@ fn parse_done(payload: &[u8]) -> io::Result<()> {
     if payload.len() < 4 {
         return Ok(());
     }
-    errno_result(i32_at(payload, 0))
+    errno_result(Host.i32_at(payload, 0))
 }
 
 fn errno_result(err: i32) -> io::Result<()> {
@@ -729,7 +736,7 @@ fn parse_nft_msg(ty: u16, payload: &[u8]) -> io::Result<NftMsg<'_>> {
     }
     Ok(NftMsg {
         kind: (ty & 0xff) as u8,
-        family: payload[0],
+        family: payload[NFGEN_FAMILY_OFF],
         attrs: &payload[NFGENMSG_LEN..],
     })
 }
@@ -767,11 +774,11 @@ fn split_attr(data: &[u8]) -> io::Result<(u16, &[u8], &[u8])> {
     if data.len() < NLA_HDRLEN {
         return Err(invalid("truncated nlattr"));
     }
-    let len = u16_at(data, 0) as usize;
+    let len = Host.u16_at(data, NLA_LEN_OFF) as usize;
     if len < NLA_HDRLEN || len > data.len() {
         return Err(invalid("nla_len out of bounds"));
     }
-    let ty = u16_at(data, 2) & NLA_TYPE_MASK;
+    let ty = Host.u16_at(data, NLA_TYPE_OFF) & NLA_TYPE_MASK;
     let next = align4(len).min(data.len());
     Ok((ty, &data[NLA_HDRLEN..len], &data[next..]))
 }
@@ -808,11 +815,11 @@ fn attr_is(payload: &[u8], name: &str) -> bool {
 
 fn parse_gen_id(data: &[u8]) -> io::Result<u32> {
     let id = find_attr(data, NFTA_GEN_ID)?.ok_or_else(|| invalid("NEWGEN without NFTA_GEN_ID"))?;
-    let bytes: [u8; 4] = id
-        .try_into()
-        .map_err(|_| invalid("NFTA_GEN_ID is not 4 bytes"))?;
+    if id.len() != 4 {
+        return Err(invalid("NFTA_GEN_ID is not 4 bytes"));
+    }
     // NLA_U32 attributes of nf_tables are in network byte order.
-    Ok(u32::from_be_bytes(bytes))
+    Ok(Network.u32_at(id, 0))
 }
 
 /// The chain's name if the NEWCHAIN message belongs to `table`.
@@ -850,15 +857,19 @@ impl Request {
         // even when it carries no data message.
         let flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { NLM_F_ACK };
         // nfgenmsg: family, version, res_id (big endian, 0 for GET requests).
-        let body = vec![family, NFNETLINK_V0, 0, 0];
+        let mut body = vec![0u8; NFGENMSG_LEN];
+        body[NFGEN_FAMILY_OFF] = family;
+        body[NFGEN_VERSION_OFF] = NFNETLINK_V0;
         Request { kind, flags, body }
     }
 
     /// Adds a NUL-terminated string attribute, padded to 4 bytes.
     fn put_str(&mut self, ty: u16, s: &str) {
         let len = NLA_HDRLEN + s.len() + 1;
-        self.body.extend_from_slice(&(len as u16).to_ne_bytes());
-        self.body.extend_from_slice(&ty.to_ne_bytes());
+        let mut header = [0u8; NLA_HDRLEN];
+        header[NLA_LEN_OFF..][..2].copy_from_slice(&Host.u16_bytes(len as u16));
+        header[NLA_TYPE_OFF..][..2].copy_from_slice(&Host.u16_bytes(ty));
+        self.body.extend_from_slice(&header);
         self.body.extend_from_slice(s.as_bytes());
         self.body.push(0);
         self.body.resize(align4(self.body.len()), 0);
@@ -867,12 +878,12 @@ impl Request {
     fn encode(&self, seq: u32) -> Vec<u8> {
         let len = NLMSG_HDRLEN + self.body.len();
         let ty = (NFNL_SUBSYS_NFTABLES << 8) | u16::from(self.kind);
-        let mut out = Vec::with_capacity(len);
-        out.extend_from_slice(&(len as u32).to_ne_bytes());
-        out.extend_from_slice(&ty.to_ne_bytes());
-        out.extend_from_slice(&self.flags.to_ne_bytes());
-        out.extend_from_slice(&seq.to_ne_bytes());
-        out.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: to the kernel
+        let mut out = vec![0u8; NLMSG_HDRLEN];
+        out[NLMSG_LEN_OFF..][..4].copy_from_slice(&Host.u32_bytes(len as u32));
+        out[NLMSG_TYPE_OFF..][..2].copy_from_slice(&Host.u16_bytes(ty));
+        out[NLMSG_FLAGS_OFF..][..2].copy_from_slice(&Host.u16_bytes(self.flags));
+        out[NLMSG_SEQ_OFF..][..4].copy_from_slice(&Host.u32_bytes(seq));
+        // nlmsg_pid stays 0: to the kernel.
         out.extend_from_slice(&self.body);
         out
     }
@@ -887,10 +898,6 @@ fn initial_seq() -> u32 {
         .unwrap_or(1)
 }
 
-fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
 fn invalid(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -901,16 +908,18 @@ fn invalid(what: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::bytes::both_orders;
+    use crate::probe::uapi_layout::{fixture, in_order, ORDERS};
 
     /// Builds one netlink message: header, then `payload`, padded.
     fn nlmsg(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
         let len = NLMSG_HDRLEN + payload.len();
         let mut m = Vec::new();
-        m.extend_from_slice(&(len as u32).to_ne_bytes());
-        m.extend_from_slice(&ty.to_ne_bytes());
-        m.extend_from_slice(&flags.to_ne_bytes());
-        m.extend_from_slice(&seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&Host.u32_bytes(len as u32));
+        m.extend_from_slice(&Host.u16_bytes(ty));
+        m.extend_from_slice(&Host.u16_bytes(flags));
+        m.extend_from_slice(&Host.u32_bytes(seq));
+        m.extend_from_slice(&[0u8; 4]);
         m.extend_from_slice(payload);
         m.resize(align4(m.len()), 0);
         m
@@ -918,8 +927,8 @@ mod tests {
 
     fn attr(ty: u16, payload: &[u8]) -> Vec<u8> {
         let mut a = Vec::new();
-        a.extend_from_slice(&((NLA_HDRLEN + payload.len()) as u16).to_ne_bytes());
-        a.extend_from_slice(&ty.to_ne_bytes());
+        a.extend_from_slice(&Host.u16_bytes((NLA_HDRLEN + payload.len()) as u16));
+        a.extend_from_slice(&Host.u16_bytes(ty));
         a.extend_from_slice(payload);
         a.resize(align4(a.len()), 0);
         a
@@ -940,7 +949,7 @@ mod tests {
     }
 
     fn errmsg(seq: u32, err: i32) -> Vec<u8> {
-        let mut p = err.to_ne_bytes().to_vec();
+        let mut p = Host.u32_bytes(err as u32).to_vec();
         p.extend_from_slice(&[0u8; 16]);
         nlmsg(NLMSG_ERROR, 0, seq, &p)
     }
@@ -958,58 +967,64 @@ mod tests {
 
     #[test]
     fn request_encoding() {
-        let mut r = Request::new(NFT_MSG_GETRULE, NFPROTO_IPV4, true);
-        r.put_str(NFTA_RULE_TABLE, "nat");
-        let b = r.encode(7);
-        // 16 header + 4 nfgenmsg + 4 nla header + "nat\0"
-        assert_eq!(b.len(), 28);
-        assert_eq!(u32_at(&b, 0), 28);
-        assert_eq!(u16_at(&b, 4), 0x0a07);
-        assert_eq!(u16_at(&b, 6), NLM_F_REQUEST | NLM_F_DUMP);
-        assert_eq!(u32_at(&b, 8), 7);
-        assert_eq!(&b[16..20], &[2, 0, 0, 0]);
-        assert_eq!(u16_at(&b, 20), 8);
-        assert_eq!(u16_at(&b, 22), NFTA_RULE_TABLE);
-        assert_eq!(&b[24..28], b"nat\0");
-        // Padding: "filter\0" is 7 bytes, padded to 8.
-        let mut r = Request::new(NFT_MSG_GETTABLE, NFPROTO_IPV6, false);
-        r.put_str(NFTA_TABLE_NAME, "filter");
-        let b = r.encode(1);
-        assert_eq!(b.len(), 16 + 4 + 4 + 8);
-        assert_eq!(u16_at(&b, 6), NLM_F_REQUEST | NLM_F_ACK);
-        assert_eq!(u16_at(&b, 20), 11);
+        both_orders(|| {
+            let mut r = Request::new(NFT_MSG_GETRULE, NFPROTO_IPV4, true);
+            r.put_str(NFTA_RULE_TABLE, "nat");
+            let b = r.encode(7);
+            // 16 header + 4 nfgenmsg + 4 nla header + "nat\0"
+            assert_eq!(b.len(), 28);
+            assert_eq!(Host.u32_at(&b, 0), 28);
+            assert_eq!(Host.u16_at(&b, 4), 0x0a07);
+            assert_eq!(Host.u16_at(&b, 6), NLM_F_REQUEST | NLM_F_DUMP);
+            assert_eq!(Host.u32_at(&b, 8), 7);
+            assert_eq!(&b[16..20], &[2, 0, 0, 0]);
+            assert_eq!(Host.u16_at(&b, 20), 8);
+            assert_eq!(Host.u16_at(&b, 22), NFTA_RULE_TABLE);
+            assert_eq!(&b[24..28], b"nat\0");
+            // Padding: "filter\0" is 7 bytes, padded to 8.
+            let mut r = Request::new(NFT_MSG_GETTABLE, NFPROTO_IPV6, false);
+            r.put_str(NFTA_TABLE_NAME, "filter");
+            let b = r.encode(1);
+            assert_eq!(b.len(), 16 + 4 + 4 + 8);
+            assert_eq!(Host.u16_at(&b, 6), NLM_F_REQUEST | NLM_F_ACK);
+            assert_eq!(Host.u16_at(&b, 20), 11);
+        });
     }
 
     #[test]
     fn datagram_with_several_messages_and_done() {
-        let (ty, p) = nft(
-            NFT_MSG_NEWTABLE,
-            2,
-            &[attr(NFTA_TABLE_NAME, &cstr("filter"))],
-        );
-        let (ty6, p6) = nft(NFT_MSG_NEWTABLE, 10, &[attr(NFTA_TABLE_NAME, &cstr("nat"))]);
-        let mut d = nlmsg(ty, 2, 5, &p);
-        d.extend(nlmsg(ty6, 2, 5, &p6));
-        d.extend(nlmsg(NLMSG_DONE, 2, 5, &0i32.to_ne_bytes()));
-        let (r, seen, intr) = collect(&d, 5);
-        assert_eq!(r.unwrap(), Step::Finished);
-        assert_eq!(seen, vec![(NFT_MSG_NEWTABLE, 2), (NFT_MSG_NEWTABLE, 10)]);
-        assert!(!intr);
+        both_orders(|| {
+            let (ty, p) = nft(
+                NFT_MSG_NEWTABLE,
+                2,
+                &[attr(NFTA_TABLE_NAME, &cstr("filter"))],
+            );
+            let (ty6, p6) = nft(NFT_MSG_NEWTABLE, 10, &[attr(NFTA_TABLE_NAME, &cstr("nat"))]);
+            let mut d = nlmsg(ty, 2, 5, &p);
+            d.extend(nlmsg(ty6, 2, 5, &p6));
+            d.extend(nlmsg(NLMSG_DONE, 2, 5, &Host.u32_bytes(0)));
+            let (r, seen, intr) = collect(&d, 5);
+            assert_eq!(r.unwrap(), Step::Finished);
+            assert_eq!(seen, vec![(NFT_MSG_NEWTABLE, 2), (NFT_MSG_NEWTABLE, 10)]);
+            assert!(!intr);
+        });
     }
 
     #[test]
     fn a_reader_that_has_enough_stops_mid_datagram() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
-        let mut d = nlmsg(ty, 2, 5, &p);
-        d.extend(nlmsg(ty, 2, 5, &p));
-        d.extend(nlmsg(NLMSG_DONE, 2, 5, &0i32.to_ne_bytes()));
-        let mut seen = 0;
-        let r = handle_datagram(&d, 5, &mut false, &mut |_| {
-            seen += 1;
-            Ok(Flow::Enough)
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
+            let mut d = nlmsg(ty, 2, 5, &p);
+            d.extend(nlmsg(ty, 2, 5, &p));
+            d.extend(nlmsg(NLMSG_DONE, 2, 5, &Host.u32_bytes(0)));
+            let mut seen = 0;
+            let r = handle_datagram(&d, 5, &mut false, &mut |_| {
+                seen += 1;
+                Ok(Flow::Enough)
+            });
+            assert_eq!(r.unwrap(), Step::Enough);
+            assert_eq!(seen, 1);
         });
-        assert_eq!(r.unwrap(), Step::Enough);
-        assert_eq!(seen, 1);
     }
 
     #[test]
@@ -1039,110 +1054,214 @@ mod tests {
 
     #[test]
     fn multipart_without_done_asks_for_more() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
-        let d = nlmsg(ty, 2, 5, &p);
-        let (r, seen, _) = collect(&d, 5);
-        assert_eq!(r.unwrap(), Step::More);
-        assert_eq!(seen.len(), 1);
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
+            let d = nlmsg(ty, 2, 5, &p);
+            let (r, seen, _) = collect(&d, 5);
+            assert_eq!(r.unwrap(), Step::More);
+            assert_eq!(seen.len(), 1);
+        });
     }
 
     #[test]
     fn other_sequence_numbers_are_skipped() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
-        let mut d = nlmsg(ty, 2, 4, &p);
-        d.extend(errmsg(4, -libc::ENOENT));
-        d.extend(nlmsg(NLMSG_DONE, 2, 4, &0i32.to_ne_bytes()));
-        let (r, seen, _) = collect(&d, 5);
-        assert_eq!(r.unwrap(), Step::More);
-        assert!(seen.is_empty());
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
+            let mut d = nlmsg(ty, 2, 4, &p);
+            d.extend(errmsg(4, -libc::ENOENT));
+            d.extend(nlmsg(NLMSG_DONE, 2, 4, &Host.u32_bytes(0)));
+            let (r, seen, _) = collect(&d, 5);
+            assert_eq!(r.unwrap(), Step::More);
+            assert!(seen.is_empty());
+        });
     }
 
     #[test]
     fn error_message_carries_errno() {
-        let (r, _, _) = collect(&errmsg(9, -libc::ENOENT), 9);
-        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENOENT));
-        let (r, _, _) = collect(&errmsg(9, 0), 9);
-        assert_eq!(r.unwrap(), Step::Finished);
-        let (r, _, _) = collect(&errmsg(9, 3), 9);
-        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        both_orders(|| {
+            let (r, _, _) = collect(&errmsg(9, -libc::ENOENT), 9);
+            assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENOENT));
+            let (r, _, _) = collect(&errmsg(9, 0), 9);
+            assert_eq!(r.unwrap(), Step::Finished);
+            let (r, _, _) = collect(&errmsg(9, 3), 9);
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidData);
+        });
     }
 
     #[test]
     fn done_with_error_and_done_without_payload() {
-        let d = nlmsg(NLMSG_DONE, 2, 1, &(-libc::EBUSY).to_ne_bytes());
-        let (r, _, _) = collect(&d, 1);
-        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBUSY));
-        let (r, _, _) = collect(&nlmsg(NLMSG_DONE, 2, 1, &[]), 1);
-        assert_eq!(r.unwrap(), Step::Finished);
+        both_orders(|| {
+            let d = nlmsg(NLMSG_DONE, 2, 1, &Host.u32_bytes(-libc::EBUSY as u32));
+            let (r, _, _) = collect(&d, 1);
+            assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBUSY));
+            let (r, _, _) = collect(&nlmsg(NLMSG_DONE, 2, 1, &[]), 1);
+            assert_eq!(r.unwrap(), Step::Finished);
+        });
     }
 
     #[test]
     fn dump_intr_flag_is_reported() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
-        let mut d = nlmsg(ty, 2 | NLM_F_DUMP_INTR, 3, &p);
-        d.extend(nlmsg(NLMSG_DONE, 2, 3, &0i32.to_ne_bytes()));
-        let (r, _, intr) = collect(&d, 3);
-        assert_eq!(r.unwrap(), Step::Finished);
-        assert!(intr);
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[]);
+            let mut d = nlmsg(ty, 2 | NLM_F_DUMP_INTR, 3, &p);
+            d.extend(nlmsg(NLMSG_DONE, 2, 3, &Host.u32_bytes(0)));
+            let (r, _, intr) = collect(&d, 3);
+            assert_eq!(r.unwrap(), Step::Finished);
+            assert!(intr);
+        });
     }
 
     #[test]
     fn garbage_and_truncated_messages_are_invalid_data() {
-        let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
-        let good = nlmsg(ty, 2, 3, &p);
-        let cases: Vec<Vec<u8>> = vec![
-            good[..10].to_vec(),                     // shorter than a header
-            good[..good.len() - 4].to_vec(),         // nlmsg_len beyond the data
-            vec![0u8; 16],                           // nlmsg_len 0 (would loop)
-            nlmsg(ty, 2, 3, &[2, 0]),                // nfgenmsg cut
-            nlmsg(NLMSG_ERROR, 0, 3, &[0xff, 0xff]), // nlmsgerr cut
-        ];
-        for c in cases {
-            let (r, _, _) = collect(&c, 3);
-            let e = r.unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{c:?}");
-        }
-        // Random bytes never panic.
-        for d in crate::probe::bytes::garbage(12345, 2000, 64) {
-            let _ = collect(&d, 3);
-            for a in attrs(&d) {
-                if a.is_err() {
-                    break;
+        both_orders(|| {
+            let (ty, p) = nft(NFT_MSG_NEWRULE, 2, &[attr(NFTA_RULE_TABLE, &cstr("nat"))]);
+            let good = nlmsg(ty, 2, 3, &p);
+            let cases: Vec<Vec<u8>> = vec![
+                good[..10].to_vec(),                     // shorter than a header
+                good[..good.len() - 4].to_vec(),         // nlmsg_len beyond the data
+                vec![0u8; 16],                           // nlmsg_len 0 (would loop)
+                nlmsg(ty, 2, 3, &[2, 0]),                // nfgenmsg cut
+                nlmsg(NLMSG_ERROR, 0, 3, &[0xff, 0xff]), // nlmsgerr cut
+            ];
+            for c in cases {
+                let (r, _, _) = collect(&c, 3);
+                let e = r.unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{c:?}");
+            }
+            // Random bytes never panic.
+            for d in crate::probe::bytes::garbage(12345, 2000, 64) {
+                let _ = collect(&d, 3);
+                for a in attrs(&d) {
+                    if a.is_err() {
+                        break;
+                    }
                 }
             }
-        }
+        });
     }
 
     #[test]
     fn attribute_parsing() {
-        let mut data = attr(NFTA_CHAIN_TABLE, &cstr("mangle"));
-        data.extend(attr(2, &7u64.to_be_bytes()));
-        // Nested flag set on the type: masked off.
-        data.extend(attr(NFTA_CHAIN_NAME | 0x8000, &cstr("KUBE-IPTABLES-HINT")));
-        assert_eq!(
-            chain_of_table(&data, "mangle").unwrap().as_deref(),
-            Some("KUBE-IPTABLES-HINT")
-        );
-        assert_eq!(chain_of_table(&data, "filter").unwrap(), None);
-        let name_only = attr(NFTA_CHAIN_NAME, &cstr("X"));
-        assert!(chain_of_table(&name_only, "filter").is_err());
-        // nla_len below the header size, or past the end.
-        assert!(find_attr(&[3, 0, 1, 0], 1).is_err());
-        assert!(find_attr(&[9, 0, 1, 0, 0, 0, 0, 0], 1).is_err());
-        assert!(find_attr(&[8, 0], 1).is_err());
-        // Last attribute without trailing padding is accepted.
-        assert_eq!(find_attr(&[5, 0, 1, 0, b'x'], 1).unwrap(), Some(&b"x"[..]));
-        assert_eq!(attr_string(b"nat\0"), "nat");
-        assert!(attr_is(b"nat\0", "nat"));
-        assert!(!attr_is(b"nat2\0", "nat"));
+        both_orders(|| {
+            let mut data = attr(NFTA_CHAIN_TABLE, &cstr("mangle"));
+            data.extend(attr(2, &7u64.to_be_bytes()));
+            // Nested flag set on the type: masked off.
+            data.extend(attr(NFTA_CHAIN_NAME | 0x8000, &cstr("KUBE-IPTABLES-HINT")));
+            assert_eq!(
+                chain_of_table(&data, "mangle").unwrap().as_deref(),
+                Some("KUBE-IPTABLES-HINT")
+            );
+            assert_eq!(chain_of_table(&data, "filter").unwrap(), None);
+            let name_only = attr(NFTA_CHAIN_NAME, &cstr("X"));
+            assert!(chain_of_table(&name_only, "filter").is_err());
+            // A raw attribute: nla_len, nla_type, then `rest`.
+            let raw = |len: u16, rest: &[u8]| -> Vec<u8> {
+                [&Host.u16_bytes(len)[..], &Host.u16_bytes(1), rest].concat()
+            };
+            // nla_len below the header size, or past the end.
+            assert!(find_attr(&raw(3, &[]), 1).is_err());
+            assert!(find_attr(&raw(9, &[0; 4]), 1).is_err());
+            assert!(find_attr(&raw(8, &[])[..2], 1).is_err());
+            // Last attribute without trailing padding is accepted.
+            assert_eq!(find_attr(&raw(5, b"x"), 1).unwrap(), Some(&b"x"[..]));
+            assert_eq!(attr_string(b"nat\0"), "nat");
+            assert!(attr_is(b"nat\0", "nat"));
+            assert!(!attr_is(b"nat2\0", "nat"));
+        });
     }
 
     #[test]
     fn gen_id_is_big_endian() {
-        let data = attr(NFTA_GEN_ID, &0x01020304u32.to_be_bytes());
-        assert_eq!(parse_gen_id(&data).unwrap(), 0x01020304);
-        assert!(parse_gen_id(&attr(NFTA_GEN_ID, &[1, 2])).is_err());
-        assert!(parse_gen_id(&[]).is_err());
+        both_orders(|| {
+            let data = attr(NFTA_GEN_ID, &0x01020304u32.to_be_bytes());
+            assert_eq!(parse_gen_id(&data).unwrap(), 0x01020304);
+            assert!(parse_gen_id(&attr(NFTA_GEN_ID, &[1, 2])).is_err());
+            assert!(parse_gen_id(&[]).is_err());
+        });
+    }
+
+    /// Replies built in C from the real uapi structs (see
+    /// `tests/layout/uapi_layout.c`), netlink headers in the target's byte
+    /// order and in the other one, attribute payloads in network order.
+    #[test]
+    fn fixtures_from_the_targets_headers() {
+        const SEQ: u32 = 0xa1b2;
+        /// Every message of a reply with the outcome and the interrupt flag.
+        fn read(
+            data: &[u8],
+            mut each: impl FnMut(&NftMsg) -> io::Result<()>,
+        ) -> (io::Result<Step>, bool) {
+            let mut intr = false;
+            let r = handle_datagram(data, SEQ, &mut intr, &mut |m| each(m).map(|()| Flow::More));
+            (r, intr)
+        }
+        for order in ORDERS {
+            in_order(order, || {
+                let fx = |name: &str| fixture(order, name);
+
+                let mut gen = None;
+                let (r, intr) = read(&fx("nl.gen"), |m| {
+                    assert_eq!(m.kind, NFT_MSG_NEWGEN);
+                    gen = Some(parse_gen_id(m.attrs)?);
+                    Ok(())
+                });
+                assert_eq!(
+                    (r.unwrap(), intr, gen),
+                    (Step::Finished, false, Some(0x0102_0304)),
+                    "{order}"
+                );
+
+                let mut tables = Vec::new();
+                let (r, _) = read(&fx("nl.tables"), |m| {
+                    assert_eq!(m.kind, NFT_MSG_NEWTABLE);
+                    let name = find_attr(m.attrs, NFTA_TABLE_NAME)?.unwrap();
+                    tables.push((m.family, attr_string(name)));
+                    Ok(())
+                });
+                assert_eq!(r.unwrap(), Step::Finished, "{order}");
+                let want = [
+                    (NFPROTO_IPV4, "filter"),
+                    (NFPROTO_IPV6, "nat"),
+                    (NFPROTO_INET, "kube-proxy"),
+                ];
+                assert_eq!(tables, want.map(|(f, n)| (f, n.to_string())), "{order}");
+
+                let mut chains = Vec::new();
+                let (r, _) = read(&fx("nl.chains"), |m| {
+                    if m.kind == NFT_MSG_NEWCHAIN && m.family == NFPROTO_IPV4 {
+                        chains.extend(chain_of_table(m.attrs, "filter")?);
+                    }
+                    Ok(())
+                });
+                assert_eq!(r.unwrap(), Step::Finished, "{order}");
+                assert_eq!(chains, ["INPUT", "KUBE-FIREWALL"], "{order}");
+
+                let count = |name: &str| {
+                    let mut n = 0;
+                    let (r, intr) = read(&fx(name), |m| {
+                        if m.kind == NFT_MSG_NEWRULE
+                            && m.family == NFPROTO_IPV4
+                            && rule_in_table(m.attrs, "filter")?
+                        {
+                            n += 1;
+                        }
+                        Ok(())
+                    });
+                    (r, intr, n)
+                };
+                let (r, intr, n) = count("nl.rules");
+                assert_eq!((r.unwrap(), intr, n), (Step::Finished, true, 2), "{order}");
+                let (r, _, n) = count("nl.dumperr");
+                assert_eq!(
+                    (r.unwrap_err().raw_os_error(), n),
+                    (Some(libc::EBUSY), 1),
+                    "{order}"
+                );
+
+                let (r, _) = read(&fx("nl.enoent"), |_| Ok(()));
+                assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENOENT), "{order}");
+            });
+        }
     }
 
     #[test]

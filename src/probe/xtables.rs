@@ -13,7 +13,8 @@
 //!   fills with the whole table: a packed sequence of `struct ipt_entry`
 //!   (`ip6t_entry`), each followed by its matches and its target
 //!   (`struct xt_entry_target`, `<linux/netfilter/x_tables.h>`), chained by
-//!   `next_offset`. The option length must be exactly 40 + size, else EINVAL;
+//!   `next_offset`. The option length must be exactly
+//!   `sizeof(struct ipt_get_entries)` + size, else EINVAL;
 //!   if the table's size changed since GET_INFO the kernel answers EAGAIN.
 //!
 //! The layout of a table, as iptables writes it (libiptc): the builtin
@@ -23,26 +24,14 @@
 //! that closes it; finally one "ERROR" entry (errorname "ERROR") ending the
 //! table.
 //!
-//! Struct sizes and offsets used below, verified on x86_64 with a C program
-//! compiled against the Debian linux-libc-dev headers (kernel uapi 6.x):
-//! - `struct ipt_getinfo`: sizeof 84; valid_hooks 32, hook_entry 36,
-//!   underflow 56, num_entries 76, size 80 (`ip6t_getinfo`: identical, 84).
-//! - `struct ipt_get_entries`: size at 32, entrytable at 40, sizeof 40
-//!   (`ip6t_get_entries`: identical).
-//! - `struct ipt_entry`: sizeof 112; target_offset 88, next_offset 90,
-//!   comefrom 92, counters 96, elems 112.
-//! - `struct ip6t_entry`: sizeof 168; target_offset 140, next_offset 142,
-//!   comefrom 144, counters 152, elems 168.
-//! - `struct xt_entry_target`: sizeof 32; u.user.name at 2 (29 bytes,
-//!   `XT_EXTENSION_MAXNAMELEN`), data at 32.
-//! - `struct xt_error_target`: errorname at 32 (30 bytes,
-//!   `XT_FUNCTION_MAXNAMELEN`), sizeof 64.
-//! - `struct xt_standard_target`: verdict (int) at 32, sizeof 40.
-//!   `XT_RETURN` = -5 (`-NF_REPEAT - 1`). `XT_TABLE_MAXNAMELEN` = 32,
-//!   `NF_INET_NUMHOOKS` = 5.
-//!
-//! These are the native 64-bit layouts; a 32-bit build on a 64-bit kernel
-//! would go through the kernel's compat translation with other sizes.
+//! Struct sizes and offsets come from the `#[repr(C)]` mirrors of the uapi
+//! structs in [`uapi`], never from bare numbers: they differ between
+//! targets (on x86_64 `ipt_entry` is 112 bytes and `ip6t_entry` 168, a
+//! standard target takes 40 and an error target 64; on i386 `ip6t_entry`
+//! is 164). The unit tests hold the mirrors to the target's own headers
+//! (`tests/layout/uapi_layout.c`). The kernel fills these structs in the
+//! host's byte order; every read goes through `bytes::Order::Host`, which the
+//! tests flip to prove the parsing for big-endian targets.
 //!
 //! # Danger: asking creates the table
 //!
@@ -53,33 +42,17 @@
 //! poison it. The caller must only pass names listed in
 //! `/proc/net/ip_tables_names` (`/proc/net/ip6_tables_names` for IPv6).
 
+pub(super) mod uapi;
+
 use std::io;
-use std::mem::size_of;
+use std::mem::{offset_of, size_of};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use nix::libc;
 
-use super::bytes::{i32_at, u16_at, u32_at};
+use super::bytes::Host;
+use uapi::*;
 
-/// `IPT_SO_GET_INFO` / `IP6T_SO_GET_INFO`.
-const SO_GET_INFO: libc::c_int = 64;
-/// `IPT_SO_GET_ENTRIES` / `IP6T_SO_GET_ENTRIES`.
-const SO_GET_ENTRIES: libc::c_int = 65;
-const XT_TABLE_MAXNAMELEN: usize = 32;
-const NF_INET_NUMHOOKS: usize = 5;
-/// sizeof(struct ipt_get_entries): name[32], size, 4 bytes of padding so
-/// that the entries (which hold u64 counters) are 8-byte aligned.
-const GET_ENTRIES_HDR: usize = 40;
-/// sizeof(struct xt_entry_target).
-const TARGET_HDR: usize = 32;
-const TARGET_NAME_OFF: usize = 2;
-const TARGET_NAME_LEN: usize = 29;
-/// errorname of struct xt_error_target, after the target header.
-const ERRORNAME_LEN: usize = 30;
-const XT_ERROR_TARGET: &[u8] = b"ERROR";
-/// The standard target's name is the empty string.
-const XT_STANDARD_TARGET: &[u8] = b"";
-const XT_RETURN: i32 = -5;
 /// GET_ENTRIES answers EAGAIN when the table changed size after GET_INFO.
 const TRIES: usize = 5;
 
@@ -103,38 +76,6 @@ pub struct TableSummary {
     pub size: u32,
 }
 
-/// `struct ipt_getinfo` / `struct ip6t_getinfo` (identical layouts).
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct GetInfo {
-    name: [u8; XT_TABLE_MAXNAMELEN],
-    valid_hooks: u32,
-    hook_entry: [u32; NF_INET_NUMHOOKS],
-    underflow: [u32; NF_INET_NUMHOOKS],
-    num_entries: u32,
-    size: u32,
-}
-
-const _: () = assert!(size_of::<GetInfo>() == 84);
-
-/// Where the fields of an entry header are, per family.
-#[derive(Clone, Copy, Debug)]
-struct EntryLayout {
-    /// sizeof(struct ipt_entry) / sizeof(struct ip6t_entry).
-    header: usize,
-    /// offsetof(target_offset); next_offset follows it.
-    target_offset: usize,
-}
-
-const IPT_ENTRY: EntryLayout = EntryLayout {
-    header: 112,
-    target_offset: 88,
-};
-const IP6T_ENTRY: EntryLayout = EntryLayout {
-    header: 168,
-    target_offset: 140,
-};
-
 impl Family {
     fn socket_params(self) -> (libc::c_int, libc::c_int, EntryLayout) {
         match self {
@@ -157,7 +98,8 @@ impl Family {
 /// documentation), which would turn "no legacy rules" into "legacy in use".
 ///
 /// Memory: GET_ENTRIES hands the whole table over in one buffer of exactly
-/// `size` + 40 bytes, about 50 MB for 100,000 rules. Measured on 6.18
+/// `size` bytes plus the request header, about 50 MB for 100,000 rules.
+/// Measured on x86_64, 6.18
 /// with 100,000 IPv4 rules `-A CHAIN -s ADDR/32 -p tcp --dport N -m comment
 /// --comment C -j ACCEPT`: size 48,800,552 bytes, 488 bytes per rule
 /// (entry 112 + tcp match 48 + comment match 288 + standard target 40). A
@@ -185,7 +127,7 @@ fn read_entries(
     mut info: GetInfo,
 ) -> io::Result<TableSummary> {
     for _ in 0..TRIES {
-        match get_entries(fd, level, name, info.size) {
+        match get_entries(fd, level, layout, name, info.size) {
             Ok(blob) => return summarize(layout, &info, &blob),
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => info = get_info(fd, level, name)?,
             Err(e) => return Err(e),
@@ -229,8 +171,8 @@ pub fn count_bounds(family: Family, table: &str) -> io::Result<(u64, u64)> {
 ///   chain is exactly one head and one tail of known sizes). If they are,
 ///   the table may hold no rule at all: `None`.
 fn bounds(layout: EntryLayout, info: &GetInfo) -> Option<(u64, u64)> {
-    let standard = (layout.header + 40) as u64;
-    let error = (layout.header + 64) as u64;
+    let standard = (layout.header + STANDARD_TARGET_SIZE) as u64;
+    let error = (layout.header + ERROR_TARGET_SIZE) as u64;
     let hooks: Vec<usize> = (0..NF_INET_NUMHOOKS)
         .filter(|h| info.valid_hooks & (1 << h) != 0)
         .collect();
@@ -343,36 +285,38 @@ fn get_info(
     Ok(parse_info(&buf))
 }
 
+/// GET_INFO's answer: every field where `struct ipt_getinfo` has it, in
+/// the host's byte order.
 fn parse_info(buf: &[u8; size_of::<GetInfo>()]) -> GetInfo {
-    let word = |i: usize| u32_at(buf, XT_TABLE_MAXNAMELEN + 4 * i);
-    let mut info = GetInfo {
-        name: [0; XT_TABLE_MAXNAMELEN],
-        valid_hooks: word(0),
-        hook_entry: [0; NF_INET_NUMHOOKS],
-        underflow: [0; NF_INET_NUMHOOKS],
-        num_entries: word(11),
-        size: word(12),
+    let word = |off: usize| Host.u32_at(buf, off);
+    let array = |off: usize| -> [u32; NF_INET_NUMHOOKS] {
+        std::array::from_fn(|h| word(off + h * size_of::<u32>()))
     };
-    info.name.copy_from_slice(&buf[..XT_TABLE_MAXNAMELEN]);
-    for h in 0..NF_INET_NUMHOOKS {
-        info.hook_entry[h] = word(1 + h);
-        info.underflow[h] = word(6 + h);
+    let mut name = [0; XT_TABLE_MAXNAMELEN];
+    name.copy_from_slice(&buf[offset_of!(GetInfo, name)..][..XT_TABLE_MAXNAMELEN]);
+    GetInfo {
+        name,
+        valid_hooks: word(offset_of!(GetInfo, valid_hooks)),
+        hook_entry: array(offset_of!(GetInfo, hook_entry)),
+        underflow: array(offset_of!(GetInfo, underflow)),
+        num_entries: word(offset_of!(GetInfo, num_entries)),
+        size: word(offset_of!(GetInfo, size)),
     }
-    info
 }
 
-/// The entry blob (without the 40-byte request header).
+/// The entry blob (without the `struct ipt_get_entries` request header).
 fn get_entries(
     fd: &OwnedFd,
     level: libc::c_int,
+    layout: EntryLayout,
     name: &[u8; XT_TABLE_MAXNAMELEN],
     size: u32,
 ) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; GET_ENTRIES_HDR + size as usize];
+    let mut buf = vec![0u8; layout.get_entries_hdr + size as usize];
     buf[..XT_TABLE_MAXNAMELEN].copy_from_slice(name);
-    buf[XT_TABLE_MAXNAMELEN..XT_TABLE_MAXNAMELEN + 4].copy_from_slice(&size.to_ne_bytes());
+    buf[layout.get_entries_size..][..4].copy_from_slice(&Host.u32_bytes(size));
     getsockopt_buf(fd, level, SO_GET_ENTRIES, &mut buf)?;
-    buf.drain(..GET_ENTRIES_HDR);
+    buf.drain(..layout.get_entries_hdr);
     Ok(buf)
 }
 
@@ -382,8 +326,8 @@ struct Entry<'a> {
     offset: usize,
     next_offset: usize,
     target_name: &'a [u8],
-    /// The target's data (after the 32-byte target header).
-    target_data: &'a [u8],
+    /// The whole target, from its `struct xt_entry_target` header on.
+    target: &'a [u8],
 }
 
 impl Entry<'_> {
@@ -393,14 +337,14 @@ impl Entry<'_> {
 
     fn is_return(&self) -> bool {
         self.target_name == XT_STANDARD_TARGET
-            && self.target_data.len() >= 4
-            && i32_at(self.target_data, 0) == XT_RETURN
+            && self.target.len() >= VERDICT_OFF + size_of::<i32>()
+            && Host.i32_at(self.target, VERDICT_OFF) == XT_RETURN
     }
 
     fn error_name(&self) -> io::Result<String> {
         let raw = self
-            .target_data
-            .get(..ERRORNAME_LEN)
+            .target
+            .get(ERRORNAME_OFF..ERRORNAME_OFF + XT_FUNCTION_MAXNAMELEN)
             .ok_or_else(|| invalid("ERROR target too short"))?;
         Ok(String::from_utf8_lossy(cstr(raw)).into_owned())
     }
@@ -413,8 +357,8 @@ fn entry_at(layout: EntryLayout, blob: &[u8], offset: usize) -> io::Result<Entry
     if rest.len() < layout.header {
         return Err(invalid("entry header past the end"));
     }
-    let target_offset = u16_at(rest, layout.target_offset) as usize;
-    let next_offset = u16_at(rest, layout.target_offset + 2) as usize;
+    let target_offset = Host.u16_at(rest, layout.target_offset) as usize;
+    let next_offset = Host.u16_at(rest, layout.next_offset) as usize;
     if next_offset > rest.len() {
         return Err(invalid("next_offset past the end"));
     }
@@ -422,12 +366,12 @@ fn entry_at(layout: EntryLayout, blob: &[u8], offset: usize) -> io::Result<Entry
         return Err(invalid("target_offset out of the entry"));
     }
     let target = &rest[target_offset..next_offset];
-    let target_name = cstr(&target[TARGET_NAME_OFF..TARGET_NAME_OFF + TARGET_NAME_LEN]);
+    let target_name = cstr(&target[TARGET_NAME_OFF..][..XT_EXTENSION_MAXNAMELEN]);
     Ok(Entry {
         offset,
         next_offset,
         target_name,
-        target_data: &target[TARGET_HDR..],
+        target,
     })
 }
 
@@ -514,37 +458,41 @@ fn invalid(what: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::bytes::both_orders;
+    use crate::probe::uapi_layout::{fixture, in_order, ORDERS};
 
-    /// Builds an entry: header of `layout` size, `matches` bytes of matches,
-    /// then a target named `target` with `data`.
+    /// Builds an entry as libiptc lays it out: header of `layout` size,
+    /// `matches` bytes of matches, then a target named `target` with `data`
+    /// after its header, padded to XT_ALIGN. Multi-byte fields are written
+    /// in `Host` order, so the tests run in both orders.
     fn entry(layout: EntryLayout, matches: usize, target: &str, data: &[u8]) -> Vec<u8> {
         let target_offset = layout.header + matches;
-        let tsize = TARGET_HDR + data.len();
-        let next = (target_offset + tsize + 7) & !7;
+        let tsize = xt_align(TARGET_HDR + data.len());
+        let next = target_offset + tsize;
         let mut e = vec![0u8; next];
-        e[layout.target_offset..layout.target_offset + 2]
-            .copy_from_slice(&(target_offset as u16).to_ne_bytes());
-        e[layout.target_offset + 2..layout.target_offset + 4]
-            .copy_from_slice(&(next as u16).to_ne_bytes());
+        e[layout.target_offset..][..2].copy_from_slice(&Host.u16_bytes(target_offset as u16));
+        e[layout.next_offset..][..2].copy_from_slice(&Host.u16_bytes(next as u16));
         let t = &mut e[target_offset..];
-        t[..2].copy_from_slice(&(tsize as u16).to_ne_bytes());
-        t[2..2 + target.len()].copy_from_slice(target.as_bytes());
-        t[TARGET_HDR..TARGET_HDR + data.len()].copy_from_slice(data);
+        t[TARGET_SIZE_OFF..][..2].copy_from_slice(&Host.u16_bytes(tsize as u16));
+        t[TARGET_NAME_OFF..][..target.len()].copy_from_slice(target.as_bytes());
+        t[TARGET_HDR..][..data.len()].copy_from_slice(data);
         e
     }
 
-    fn standard(layout: EntryLayout, verdict: i32) -> Vec<u8> {
-        entry(
-            layout,
-            0,
-            "",
-            &[verdict.to_ne_bytes().to_vec(), vec![0; 4]].concat(),
-        )
+    /// The data of a standard target with `verdict`.
+    fn verdict(verdict: i32) -> Vec<u8> {
+        let mut d = vec![0u8; size_of::<XtStandardTarget>() - TARGET_HDR];
+        d[VERDICT_OFF - TARGET_HDR..][..4].copy_from_slice(&Host.u32_bytes(verdict as u32));
+        d
+    }
+
+    fn standard(layout: EntryLayout, v: i32) -> Vec<u8> {
+        entry(layout, 0, "", &verdict(v))
     }
 
     fn error(layout: EntryLayout, name: &str) -> Vec<u8> {
-        let mut data = vec![0u8; 32];
-        data[..name.len()].copy_from_slice(name.as_bytes());
+        let mut data = vec![0u8; size_of::<XtErrorTarget>() - TARGET_HDR];
+        data[ERRORNAME_OFF - TARGET_HDR..][..name.len()].copy_from_slice(name.as_bytes());
         entry(layout, 0, "ERROR", &data)
     }
 
@@ -557,12 +505,7 @@ mod tests {
         let mut blob = Vec::new();
         let mut info = two_hooks();
         info.hook_entry[1] = 0;
-        blob.extend(entry(
-            layout,
-            48,
-            "",
-            &[ACCEPT.to_ne_bytes(), [0; 4]].concat(),
-        ));
+        blob.extend(entry(layout, 48, "", &verdict(ACCEPT)));
         blob.extend(entry(layout, 0, "MARK", &[0u8; 16]));
         info.underflow[1] = blob.len() as u32;
         blob.extend(standard(layout, ACCEPT));
@@ -583,14 +526,16 @@ mod tests {
 
     #[test]
     fn walks_a_table_like_iptables_save() {
-        for layout in [IPT_ENTRY, IP6T_ENTRY] {
-            let (info, blob) = sample(layout);
-            let s = summarize(layout, &info, &blob).unwrap();
-            assert_eq!(s.user_chains, vec!["KUBE-A", "KUBE-B"]);
-            assert_eq!(s.rules, 4); // 2 in INPUT, 2 in KUBE-A
-            assert_eq!(s.entries, 11);
-            assert_eq!(s.size, blob.len() as u32);
-        }
+        both_orders(|| {
+            for layout in [IPT_ENTRY, IP6T_ENTRY] {
+                let (info, blob) = sample(layout);
+                let s = summarize(layout, &info, &blob).unwrap();
+                assert_eq!(s.user_chains, vec!["KUBE-A", "KUBE-B"]);
+                assert_eq!(s.rules, 4); // 2 in INPUT, 2 in KUBE-A
+                assert_eq!(s.entries, 11);
+                assert_eq!(s.size, blob.len() as u32);
+            }
+        });
     }
 
     /// GET_INFO of a blob whose entries and size are known.
@@ -622,7 +567,7 @@ mod tests {
     ) -> (GetInfo, Vec<u8>) {
         let rule = |l| {
             if big {
-                entry(l, 48, "", &[ACCEPT.to_ne_bytes(), [0; 4]].concat())
+                entry(l, 48, "", &verdict(ACCEPT))
             } else {
                 standard(l, ACCEPT)
             }
@@ -653,42 +598,44 @@ mod tests {
 
     #[test]
     fn bounds_hold_the_walked_count() {
-        let shapes: &[(usize, &[usize])] = &[
-            (0, &[]),
-            (3, &[]),
-            (0, &[0]),
-            (0, &[0, 0, 0]),
-            (0, &[1]),
-            (0, &[5, 0, 7]),
-            (2, &[0, 4]),
-            (1, &[3]),
-        ];
-        for layout in [IPT_ENTRY, IP6T_ENTRY] {
-            for big in [false, true] {
-                for (builtin, chains) in shapes {
-                    let (info, blob) = table(layout, *builtin, chains, big);
-                    let exact = summarize(layout, &info, &blob).unwrap().rules;
-                    let b = bounds(layout, &info);
-                    let ctx = format!("{builtin} {chains:?} big {big}: {b:?}, exact {exact}");
-                    match b {
-                        // Unsure only where heads and tails alone fit.
-                        None => assert_eq!(exact, 0, "{ctx}"),
-                        Some((lo, hi)) => {
-                            assert!(lo <= exact && exact <= hi, "{ctx}");
-                            // A table with rules is always known to have some.
-                            assert_eq!(lo == 0, exact == 0, "{ctx}");
+        both_orders(|| {
+            let shapes: &[(usize, &[usize])] = &[
+                (0, &[]),
+                (3, &[]),
+                (0, &[0]),
+                (0, &[0, 0, 0]),
+                (0, &[1]),
+                (0, &[5, 0, 7]),
+                (2, &[0, 4]),
+                (1, &[3]),
+            ];
+            for layout in [IPT_ENTRY, IP6T_ENTRY] {
+                for big in [false, true] {
+                    for (builtin, chains) in shapes {
+                        let (info, blob) = table(layout, *builtin, chains, big);
+                        let exact = summarize(layout, &info, &blob).unwrap().rules;
+                        let b = bounds(layout, &info);
+                        let ctx = format!("{builtin} {chains:?} big {big}: {b:?}, exact {exact}");
+                        match b {
+                            // Unsure only where heads and tails alone fit.
+                            None => assert_eq!(exact, 0, "{ctx}"),
+                            Some((lo, hi)) => {
+                                assert!(lo <= exact && exact <= hi, "{ctx}");
+                                // A table with rules is always known to have some.
+                                assert_eq!(lo == 0, exact == 0, "{ctx}");
+                            }
                         }
-                    }
-                    if chains.is_empty() {
-                        assert_eq!(b, Some((exact, exact)), "{ctx}");
+                        if chains.is_empty() {
+                            assert_eq!(b, Some((exact, exact)), "{ctx}");
+                        }
                     }
                 }
             }
-        }
-        // The walked sample (2 rules in INPUT, user chains): at least one
-        // per busy builtin chain.
-        let (info, _) = sample(IPT_ENTRY);
-        assert_eq!(bounds(IPT_ENTRY, &info), Some((1, 8)));
+            // The walked sample (2 rules in INPUT, user chains): at least one
+            // per busy builtin chain.
+            let (info, _) = sample(IPT_ENTRY);
+            assert_eq!(bounds(IPT_ENTRY, &info), Some((1, 8)));
+        });
     }
 
     #[test]
@@ -703,56 +650,60 @@ mod tests {
 
     #[test]
     fn empty_table() {
-        let l = IPT_ENTRY;
-        let mut blob = standard(l, ACCEPT);
-        blob.extend(error(l, "ERROR"));
-        let info = GetInfo {
-            name: [0; 32],
-            valid_hooks: 1,
-            hook_entry: [0; 5],
-            underflow: [0; 5],
-            num_entries: 2,
-            size: blob.len() as u32,
-        };
-        let s = summarize(l, &info, &blob).unwrap();
-        assert_eq!((s.rules, s.entries, s.user_chains.len()), (0, 2, 0));
+        both_orders(|| {
+            let l = IPT_ENTRY;
+            let mut blob = standard(l, ACCEPT);
+            blob.extend(error(l, "ERROR"));
+            let info = GetInfo {
+                name: [0; 32],
+                valid_hooks: 1,
+                hook_entry: [0; 5],
+                underflow: [0; 5],
+                num_entries: 2,
+                size: blob.len() as u32,
+            };
+            let s = summarize(l, &info, &blob).unwrap();
+            assert_eq!((s.rules, s.entries, s.user_chains.len()), (0, 2, 0));
+        });
     }
 
     fn set_u16(blob: &mut [u8], at: usize, v: u16) {
-        blob[at..at + 2].copy_from_slice(&v.to_ne_bytes());
+        blob[at..at + 2].copy_from_slice(&Host.u16_bytes(v));
     }
 
     #[test]
     fn malformed_offsets_are_invalid_data() {
-        let l = IPT_ENTRY;
-        let (info, blob) = sample(l);
-        let next_at = l.target_offset + 2;
-        let mut cases = Vec::new();
-        // zero next_offset: would loop forever.
-        let mut b = blob.clone();
-        set_u16(&mut b, next_at, 0);
-        cases.push(b);
-        // next_offset past the end.
-        let mut b = blob.clone();
-        set_u16(&mut b, next_at, u16::MAX);
-        cases.push(b);
-        // target_offset inside the header, or past next_offset.
-        let mut b = blob.clone();
-        set_u16(&mut b, l.target_offset, 8);
-        cases.push(b);
-        let mut b = blob.clone();
-        set_u16(&mut b, l.target_offset, 4000);
-        cases.push(b);
-        // truncated blob, and one without the final ERROR entry.
-        cases.push(blob[..blob.len() - 10].to_vec());
-        let last = error(l, "ERROR").len();
-        cases.push(blob[..blob.len() - last].to_vec());
-        // half an entry header.
-        cases.push(blob[..50].to_vec());
-        for c in cases {
-            let e = summarize(l, &info, &c).unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-        }
+        both_orders(|| {
+            let l = IPT_ENTRY;
+            let (info, blob) = sample(l);
+            let next_at = l.next_offset;
+            let mut cases = Vec::new();
+            // zero next_offset: would loop forever.
+            let mut b = blob.clone();
+            set_u16(&mut b, next_at, 0);
+            cases.push(b);
+            // next_offset past the end.
+            let mut b = blob.clone();
+            set_u16(&mut b, next_at, u16::MAX);
+            cases.push(b);
+            // target_offset inside the header, or past next_offset.
+            let mut b = blob.clone();
+            set_u16(&mut b, l.target_offset, 8);
+            cases.push(b);
+            let mut b = blob.clone();
+            set_u16(&mut b, l.target_offset, 4000);
+            cases.push(b);
+            // truncated blob, and one without the final ERROR entry.
+            cases.push(blob[..blob.len() - 10].to_vec());
+            let last = error(l, "ERROR").len();
+            cases.push(blob[..blob.len() - last].to_vec());
+            // half an entry header.
+            cases.push(blob[..50].to_vec());
+            for c in cases {
+                let e = summarize(l, &info, &c).unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            }
+        });
     }
 
     #[test]
@@ -766,19 +717,64 @@ mod tests {
 
     #[test]
     fn info_parsing() {
-        let mut buf = [0u8; 84];
-        buf[..6].copy_from_slice(b"filter");
-        buf[32..36].copy_from_slice(&14u32.to_ne_bytes());
-        buf[56 + 4..56 + 8].copy_from_slice(&300u32.to_ne_bytes());
-        buf[76..80].copy_from_slice(&4u32.to_ne_bytes());
-        buf[80..84].copy_from_slice(&912u32.to_ne_bytes());
-        let i = parse_info(&buf);
-        assert_eq!(
-            (i.valid_hooks, i.underflow[1], i.num_entries, i.size),
-            (14, 300, 4, 912)
-        );
-        assert_eq!(&i.name[..6], b"filter");
-        assert_eq!(policy_offsets(&i), vec![300, 0, 0]);
+        both_orders(|| {
+            let mut buf = [0u8; size_of::<GetInfo>()];
+            buf[..6].copy_from_slice(b"filter");
+            let mut put = |off: usize, v: u32| buf[off..][..4].copy_from_slice(&Host.u32_bytes(v));
+            put(offset_of!(GetInfo, valid_hooks), 14);
+            put(offset_of!(GetInfo, underflow) + 4, 300);
+            put(offset_of!(GetInfo, num_entries), 4);
+            put(offset_of!(GetInfo, size), 912);
+            let i = parse_info(&buf);
+            assert_eq!(
+                (i.valid_hooks, i.underflow[1], i.num_entries, i.size),
+                (14, 300, 4, 912)
+            );
+            assert_eq!(&i.name[..6], b"filter");
+            assert_eq!(policy_offsets(&i), vec![300, 0, 0]);
+        });
+    }
+
+    /// Tables built in C from the real uapi structs (see
+    /// `tests/layout/uapi_layout.c`), in the target's byte order and in the
+    /// other one: the same answers either way.
+    #[test]
+    fn fixtures_from_the_targets_headers() {
+        type Expect = (u64, u32, &'static [&'static str], Option<(u64, u64)>);
+        let tables: [(&str, &str, Expect); 4] = [
+            (
+                "full",
+                "filter",
+                (4, 12, &["KUBE-SERVICES", "KUBE-EMPTY"], Some((2, 8))),
+            ),
+            ("fresh", "nat", (0, 5, &[], Some((0, 0)))),
+            ("heads", "filter", (0, 6, &["KUBE-FORWARD"], None)),
+            (
+                "userrule",
+                "filter",
+                (1, 7, &["KUBE-FORWARD"], Some((1, 3))),
+            ),
+        ];
+        for order in ORDERS {
+            in_order(order, || {
+                for (fam, layout) in [("xt4", IPT_ENTRY), ("xt6", IP6T_ENTRY)] {
+                    for (shape, table, expect) in tables {
+                        let ctx = format!("{order} {fam}.{shape}");
+                        let raw = fixture(order, &format!("{fam}.{shape}.info"));
+                        let info = parse_info(raw.as_slice().try_into().expect(&ctx));
+                        let blob = fixture(order, &format!("{fam}.{shape}.entries"));
+                        assert_eq!(cstr(&info.name), table.as_bytes(), "{ctx}");
+                        assert_eq!(info.size as usize, blob.len(), "{ctx}");
+                        let s = summarize(layout, &info, &blob).expect(&ctx);
+                        let (rules, entries, chains, b) = expect;
+                        assert_eq!((s.rules, s.entries), (rules, entries), "{ctx}");
+                        assert_eq!(s.entries, info.num_entries, "{ctx}");
+                        assert_eq!(s.user_chains, chains, "{ctx}");
+                        assert_eq!(bounds(layout, &info), b, "{ctx}");
+                    }
+                }
+            });
+        }
     }
 
     #[test]
