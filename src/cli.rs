@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 
 use lexopt::prelude::*;
 
-use crate::first_call;
+use crate::decide;
 use crate::install;
 use crate::installed;
 use crate::names::Mode;
 use crate::report;
 use crate::root::Root;
 use crate::settings::Settings;
+use crate::switch_command;
 use crate::verify;
 use crate::Failure;
 
@@ -42,12 +43,25 @@ directory, else where xtables-*-multi is found in PATH).",
         run: detect_cmd,
     },
     Subcommand {
+        name: "switch",
+        synopsis: "[--dir DIR] [--json] [-- COMMAND [ARGS...]]",
+        about: "\
+Detect and switch the names now, as a first call would, and print the
+decision (--json: as detect --json does). Names already switched are
+left alone and their recorded decision is printed. Exit status 3 when
+the names cannot be switched (a read-only root, or probes refused).
+With -- COMMAND, the report goes to stderr and COMMAND (found through
+PATH) is executed with ARGS, even when the names could not be switched.",
+        run: switch_cmd,
+    },
+    Subcommand {
         name: "verify",
         synopsis: "[--json] [--dir DIR]",
         about: "\
 Check that the six names exist and lead to the wrapper or to one mode
-per family. Exit status 0 when consistent, 1 when not, 127 when DIR
-holds no xtables-*-multi. DIR as for detect.",
+per family, and show the recorded decision. Exit status 0 when
+consistent, 1 when not, 127 when DIR holds no xtables-*-multi. DIR as
+for detect.",
         run: verify_cmd,
     },
     Subcommand {
@@ -97,7 +111,10 @@ Environment (a bad value is refused with exit status 2):
                                           at most 3600, fractions allowed)
   IPTABLES_WRAPPER_PROBES=auto|kernel|process  where probes get their answers
   IPTABLES_WRAPPER_DEBUG=0|1              1: a first call prints its decision and
-                                          changes to stderr (default 0; empty is 0)";
+                                          changes to stderr (default 0; empty is 0)
+  IPTABLES_WRAPPER_STATE_DIR=DIR          where to keep the decision when the names
+                                          cannot be switched (read-only root; tried
+                                          before /run/iptables-wrapper, /tmp/iptables-wrapper)";
 
 /// The usage: one line per subcommand, then the options of the wrapper.
 pub fn usage() -> String {
@@ -235,13 +252,37 @@ fn detect_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
         Some(d) => d,
         None => default_dir(argv0)?,
     };
-    let decision = first_call::decide(&dir, &settings, true)?;
+    let decision = decide::decide(&dir, &settings, true)?;
     if json {
         println!("{}", report::json(&decision));
     } else {
         println!("{}", report::text(&decision));
     }
     Ok(())
+}
+
+/// `switch`'s options, then everything after the first `--` as COMMAND
+/// and its arguments, untouched.
+fn switch_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
+    let mut rest: Vec<OsString> = parser.raw_args().map_err(usage_error)?.collect();
+    let command = match rest.iter().position(|a| a == "--") {
+        Some(at) => {
+            let mut after = rest.split_off(at + 1);
+            rest.pop();
+            if after.is_empty() {
+                return Err(Failure::usage("switch: a COMMAND is needed after --"));
+            }
+            let program = after.remove(0);
+            Some((program, after))
+        }
+        None => None,
+    };
+    let (json, dir) = json_and_dir(&mut lexopt::Parser::from_args(rest))?;
+    let dir = match dir {
+        Some(d) => d,
+        None => default_dir(argv0)?,
+    };
+    switch_command::run(switch_command::Options { dir, json, command })
 }
 
 fn verify_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> {
@@ -252,13 +293,14 @@ fn verify_cmd(argv0: &OsStr, mut parser: lexopt::Parser) -> Result<(), Failure> 
     };
     // Nothing to check the names against: the status detect gives.
     if !holds_multi(&dir) {
-        return Err(first_call::refusal(
+        return Err(crate::decide::refusal(
             crate::detect::Refusal::NothingInstalled,
             &dir,
             true,
         ));
     }
-    let report = verify::check(&dir, crate::locate::FileId::current_exe());
+    let settings = Settings::from_env()?;
+    let report = verify::check(&dir, crate::locate::FileId::current_exe(), &settings);
     if json {
         println!("{}", report.json());
     } else {

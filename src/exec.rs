@@ -1,6 +1,6 @@
 //! Becomes the real command. `execve(2)` of the mode's multi binary by
 //! absolute path, with argv[0] set to the name we were called as (the multi
-//! binary dispatches on it). No child and no PATH search: stdin (which
+//! binary dispatches on it); for `switch -- COMMAND`, of COMMAND. No child and no PATH search: stdin (which
 //! iptables-restore reads), every open descriptor, the PID, signal handling
 //! and the exit status are exactly those of a direct call.
 //!
@@ -15,7 +15,7 @@
 //!   there. The gap is filled with /dev/null opened close-on-exec, so the
 //!   real command finds it closed, as the caller left it.
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -81,17 +81,26 @@ fn restore_sigpipe() {
 /// Replaces the process with `program` (a mode's multi binary). Returns
 /// only on failure.
 pub fn exec_multi(program: &Path, argv0: &str, args: Vec<OsString>) -> anyhow::Error {
+    exec_program(program, OsStr::new(argv0), args)
+}
+
+/// Replaces the process with `program`, argv[0] `argv0`, exactly `args`
+/// after it. Returns only on failure; the error's root cause is the
+/// [`nix::errno::Errno`] of the exec when it got that far.
+pub fn exec_program(program: &Path, argv0: &OsStr, args: Vec<OsString>) -> anyhow::Error {
     match exec(program, argv0, args) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn exec(program: &Path, argv0: &str, args: Vec<OsString>) -> Result<std::convert::Infallible> {
+fn exec(program: &Path, argv0: &OsStr, args: Vec<OsString>) -> Result<std::convert::Infallible> {
     let path = CString::new(program.as_os_str().to_os_string().into_vec())
         .with_context(|| format!("{} contains a NUL byte", program.display()))?;
     let mut argv = Vec::with_capacity(args.len() + 1);
-    argv.push(CString::new(argv0).context("argv[0] contains a NUL byte")?);
+    argv.push(
+        CString::new(argv0.to_os_string().into_vec()).context("argv[0] contains a NUL byte")?,
+    );
     for a in args {
         // Arguments that came from execve cannot hold NUL bytes.
         argv.push(CString::new(a.into_vec()).context("an argument contains a NUL byte")?);

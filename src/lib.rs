@@ -4,30 +4,42 @@
 //!
 //! The map: `detect` decides (pure, over the [`detect::Evidence`] trait);
 //! `probe` gathers evidence from the kernel and from iptables processes;
-//! `switch` repoints the six names (alternatives or plain links) for the
-//! first call and `install` alike; `first_call`, `cli`, `install` and
-//! `verify` are the entry points; `report` renders decisions and states.
+//! `decide` applies the rules to one directory on this host; `settle` is
+//! the one path from "not switched" to a mode (lock, detect, warn, switch,
+//! record) for a first call and `switch`; `switch` repoints the six names
+//! (alternatives or plain links) for `settle` and `install` alike;
+//! `record` and `state` remember decisions (beside the names, or in a state
+//! directory on a read-only root); `first_call`, `cli`, `install` and
+//! `verify` are the entry points; `report` renders decisions and `json`
+//! writes and reads our JSON.
 
 pub mod alternatives;
 pub mod cli;
 pub mod deadline;
+pub mod decide;
 pub mod detect;
 pub mod elf;
 pub mod exec;
 pub mod first_call;
 pub mod install;
 pub mod installed;
+pub mod json;
 pub mod locate;
 pub mod names;
 pub mod path_search;
 pub mod probe;
+pub mod record;
 pub mod report;
 pub mod root;
 pub mod scan;
 pub mod settings;
+pub mod settle;
+pub mod state;
 pub mod switch;
+pub mod switch_command;
 #[cfg(test)]
 mod test_exe;
+pub mod utc;
 pub mod verify;
 pub mod version;
 
@@ -68,6 +80,17 @@ impl Failure {
     pub fn not_installed(msg: impl Display) -> Failure {
         Failure {
             code: 127,
+            usage: false,
+            error: anyhow::anyhow!("{msg}"),
+        }
+    }
+
+    /// `switch` could not switch the names (a read-only root file system,
+    /// an alternatives tool that changes nothing, probes that were
+    /// refused): 3. Only `switch` without a command ends with it.
+    pub fn not_switched(msg: impl Display) -> Failure {
+        Failure {
+            code: 3,
             usage: false,
             error: anyhow::anyhow!("{msg}"),
         }

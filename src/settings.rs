@@ -5,6 +5,7 @@
 //! that is not valid UTF-8 is refused too, rather than read as unset.
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::detect;
@@ -34,6 +35,7 @@ pub const TIMEOUT_VAR: &str = "IPTABLES_WRAPPER_PROBE_TIMEOUT";
 pub const HINT_WAIT_VAR: &str = "IPTABLES_WRAPPER_HINT_WAIT";
 pub const DEBUG_VAR: &str = "IPTABLES_WRAPPER_DEBUG";
 pub const PROBES_VAR: &str = "IPTABLES_WRAPPER_PROBES";
+pub const STATE_DIR_VAR: &str = "IPTABLES_WRAPPER_STATE_DIR";
 pub const HINT_CHAINS_VAR: &str = "IPTABLES_WRAPPER_HINT_CHAINS";
 
 /// Default per-probe deadline.
@@ -52,6 +54,10 @@ pub struct Settings {
     pub hint_wait: Duration,
     pub debug: bool,
     pub sources: Sources,
+    /// Where a decision is kept when the names cannot be switched, tried
+    /// before the default places (see `state.rs`). Leaked, as
+    /// `hint_chains` is, so that settings stay `Copy`.
+    pub state_dir: Option<&'static Path>,
     /// The chain names that count as hints: the kubelet's
     /// ([`detect::HINT_CHAINS`]), then `IPTABLES_WRAPPER_HINT_CHAINS`'s.
     /// Leaked once per process, so that settings stay `Copy` and a hint
@@ -67,6 +73,7 @@ impl Default for Settings {
             hint_wait: Duration::ZERO,
             debug: false,
             sources: Sources::Auto,
+            state_dir: None,
             hint_chains: detect::HINT_CHAINS,
         }
     }
@@ -111,6 +118,9 @@ impl Settings {
             .unwrap_or(Duration::ZERO),
             debug: parse_debug(text(DEBUG_VAR)?.as_deref()).map_err(Failure::setting)?,
             sources: parse_sources(text(PROBES_VAR)?.as_deref()).map_err(Failure::setting)?,
+            state_dir: parse_state_dir(text(STATE_DIR_VAR)?)
+                .map_err(Failure::setting)?
+                .map(|p| &*Box::leak(p.into_boxed_path())),
             hint_chains: match parse_hint_chains(text(HINT_CHAINS_VAR)?.as_deref())
                 .map_err(Failure::setting)?
             {
@@ -161,6 +171,19 @@ pub fn parse_sources(value: Option<&str>) -> Result<Sources, String> {
         Some(_) => Err(format!(
             "{PROBES_VAR}={:?} is not a probe source; use auto, kernel or process (or leave it unset)",
             value.unwrap_or_default()
+        )),
+    }
+}
+
+/// `IPTABLES_WRAPPER_STATE_DIR`: an absolute path. A relative one would
+/// depend on each caller's working directory, so calls would not find each
+/// other's decision.
+pub fn parse_state_dir(value: Option<String>) -> Result<Option<PathBuf>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.starts_with('/') => Ok(Some(PathBuf::from(v))),
+        Some(v) => Err(format!(
+            "{STATE_DIR_VAR}={v:?} is not an absolute path; give the directory as /path (an emptyDir volume, say), or leave it unset"
         )),
     }
 }
@@ -373,6 +396,17 @@ mod tests {
             Sources::Process
         );
         assert!(read(&[(PROBES_VAR, "netlink")]).is_err());
+    }
+
+    #[test]
+    fn state_dir_is_absolute() {
+        assert_eq!(
+            read(&[(STATE_DIR_VAR, "/var/run/w")]).unwrap().state_dir,
+            Some(Path::new("/var/run/w"))
+        );
+        assert_eq!(read(&[(STATE_DIR_VAR, "")]).unwrap().state_dir, None);
+        let e = read(&[(STATE_DIR_VAR, "run/w")]).unwrap_err();
+        assert!(e.contains("is not an absolute path"), "{e}");
     }
 
     #[test]

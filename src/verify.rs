@@ -7,13 +7,22 @@
 //! to the wrapper (not yet switched) or both have been switched (to the same
 //! mode or, where the layout allows, each to its own). Anything else is a
 //! problem, reported with what to do about it.
+//!
+//! It also shows what was decided, from the decision record (`record.rs`):
+//! the one beside switched names, believed only while it matches where they
+//! lead (names re-pointed by hand make it stale), or for names that could
+//! not be switched, the decision kept in a state directory (`state.rs`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::json::Value;
 use crate::locate::FileId;
 use crate::names::{Family, Mode, COMMANDS};
-use crate::report::quote;
+use crate::record::{self, Record};
+use crate::settings::Settings;
+use crate::settle::describe as modes_text;
+use crate::state;
 use crate::switch::{self, Leads};
 
 /// One name and where it leads.
@@ -40,6 +49,19 @@ pub enum State {
     Inconsistent,
 }
 
+/// What was decided, as remembered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remembered {
+    /// The record beside the names, which matches where they lead.
+    Current(PathBuf, Record),
+    /// A record beside the names that does not match them.
+    Stale(PathBuf, Record),
+    /// A record beside the names that cannot be read.
+    Unreadable(PathBuf, String),
+    /// The names are not switched; a decision kept in a state directory.
+    Kept(PathBuf, Record),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     pub names: Vec<Name>,
@@ -47,6 +69,7 @@ pub struct Report {
     pub families: [Option<Leads>; 2],
     pub problems: Vec<Problem>,
     pub state: State,
+    pub remembered: Option<Remembered>,
 }
 
 /// Where `path` leads, counting any file named `iptables-wrapper` as the
@@ -75,8 +98,31 @@ fn describe(l: Leads) -> &'static str {
 
 const REINSTALL: &str = "run `iptables-wrapper install` in the image (or reinstall the iptables package, then install again)";
 
-/// Looks at the six names in `dir`.
-pub fn check(dir: &Path, me: Option<FileId>) -> Report {
+/// Looks at the six names in `dir`, and at what was decided for them.
+pub fn check(dir: &Path, me: Option<FileId>, settings: &Settings) -> Report {
+    let mut report = check_names(dir, me);
+    report.remembered = remembered(dir, report.state, settings);
+    report
+}
+
+/// The record for names in `state`: the one beside them, or for names not
+/// switched, a decision kept in a state directory.
+fn remembered(dir: &Path, names: State, settings: &Settings) -> Option<Remembered> {
+    if names == State::NotSwitched {
+        if let Some((path, r)) = state::find(dir, settings) {
+            return Some(Remembered::Kept(path, r));
+        }
+    }
+    let path = record::beside(dir);
+    match Record::read(&path) {
+        Ok(None) => None,
+        Err(e) => Some(Remembered::Unreadable(path, e)),
+        Ok(Some(r)) if names == State::Switched(r.modes()) => Some(Remembered::Current(path, r)),
+        Ok(Some(r)) => Some(Remembered::Stale(path, r)),
+    }
+}
+
+fn check_names(dir: &Path, me: Option<FileId>) -> Report {
     let names: Vec<Name> = COMMANDS
         .iter()
         .map(|&name| {
@@ -169,6 +215,7 @@ pub fn check(dir: &Path, me: Option<FileId>) -> Report {
         families,
         problems,
         state,
+        remembered: None,
     }
 }
 
@@ -178,10 +225,31 @@ impl Report {
     }
 
     pub fn text(&self) -> String {
+        let why = match &self.remembered {
+            Some(Remembered::Current(_, r)) => format!(" ({})", r.explained()),
+            Some(Remembered::Stale(path, r)) => format!(
+                " (the record in {} says {}, {}; it is stale: the names were re-pointed since)",
+                path.display(),
+                modes_text(r.modes()),
+                r.explained()
+            ),
+            Some(Remembered::Unreadable(_, e)) => format!(" (no record of why: {e})"),
+            Some(Remembered::Kept(..)) | None => String::new(),
+        };
         match self.state {
-            State::NotSwitched => "not yet switched: the six names lead to iptables-wrapper".into(),
-            State::Switched([a, b]) if a == b => format!("switched: {a}"),
-            State::Switched([a, b]) => format!("switched: IPv4 {a}, IPv6 {b}"),
+            State::NotSwitched => match &self.remembered {
+                Some(Remembered::Kept(path, r)) => format!(
+                    "not switched (read-only); decided {} at {}, kept in {} ({}: {})",
+                    modes_text(r.modes()),
+                    r.time,
+                    path.parent().unwrap_or(path).display(),
+                    r.by(),
+                    r.decision.why()
+                ),
+                _ => "not yet switched: the six names lead to iptables-wrapper".into(),
+            },
+            State::Switched([a, b]) if a == b => format!("switched: {a}{why}"),
+            State::Switched([a, b]) => format!("switched: IPv4 {a}, IPv6 {b}{why}"),
             State::Inconsistent => {
                 let mut s = String::from("inconsistent:");
                 for p in &self.problems {
@@ -194,47 +262,63 @@ impl Report {
 
     pub fn json(&self) -> String {
         let (state, mode) = match self.state {
-            State::NotSwitched => ("not-switched", "null".to_string()),
-            State::Switched([a, b]) if a == b => ("switched", quote(a.as_str())),
-            State::Switched(_) => ("switched", quote("split")),
-            State::Inconsistent => ("inconsistent", "null".to_string()),
+            State::NotSwitched => ("not-switched", Value::Null),
+            State::Switched([a, b]) if a == b => ("switched", Value::str(a.as_str())),
+            State::Switched(_) => ("switched", Value::str("split")),
+            State::Inconsistent => ("inconsistent", Value::Null),
         };
         let fam =
-            |f: Family| self.families[f.index()].map_or("null".to_string(), |l| quote(describe(l)));
-        let names: Vec<String> = self
-            .names
-            .iter()
-            .map(|n| {
-                format!(
-                    "{{\"name\":{},\"path\":{},\"leads_to\":{}}}",
-                    quote(n.name),
-                    quote(&n.path.to_string_lossy()),
-                    quote(describe(n.leads))
-                )
-            })
-            .collect();
-        let problems: Vec<String> = self
-            .problems
-            .iter()
-            .map(|p| {
-                format!(
-                    "{{\"path\":{},\"text\":{},\"fix\":{}}}",
-                    quote(&p.path.to_string_lossy()),
-                    quote(&p.text),
-                    quote(&p.fix)
-                )
-            })
-            .collect();
-        format!(
-            "{{\"consistent\":{},\"state\":{},\"mode\":{mode},\"families\":{{\"ipv4\":{},\"ipv6\":{}}},\"names\":[{}],\"problems\":[{}]}}",
-            self.consistent(),
-            quote(state),
-            fam(Family::V4),
-            fam(Family::V6),
-            names.join(","),
-            problems.join(",")
-        )
+            |f: Family| self.families[f.index()].map_or(Value::Null, |l| Value::str(describe(l)));
+        let names = self.names.iter().map(|n| {
+            Value::object([
+                ("name", Value::str(n.name)),
+                ("path", Value::str(n.path.to_string_lossy())),
+                ("leads_to", Value::str(describe(n.leads))),
+            ])
+        });
+        let problems = self.problems.iter().map(|p| {
+            Value::object([
+                ("path", Value::str(p.path.to_string_lossy())),
+                ("text", Value::str(&p.text)),
+                ("fix", Value::str(&p.fix)),
+            ])
+        });
+        Value::object([
+            ("consistent", Value::Bool(self.consistent())),
+            ("state", Value::str(state)),
+            ("mode", mode),
+            (
+                "families",
+                Value::object([("ipv4", fam(Family::V4)), ("ipv6", fam(Family::V6))]),
+            ),
+            ("names", Value::Array(names.collect())),
+            ("problems", Value::Array(problems.collect())),
+            (
+                "record",
+                self.remembered
+                    .as_ref()
+                    .map_or(Value::Null, remembered_json),
+            ),
+        ])
+        .to_string()
     }
+}
+
+/// `{"status": "current" | "stale" | "kept" | "unreadable", "path",
+/// "error", "record"}`.
+fn remembered_json(r: &Remembered) -> Value {
+    let (status, path, error, record) = match r {
+        Remembered::Current(p, r) => ("current", p, None, Some(r)),
+        Remembered::Stale(p, r) => ("stale", p, None, Some(r)),
+        Remembered::Kept(p, r) => ("kept", p, None, Some(r)),
+        Remembered::Unreadable(p, e) => ("unreadable", p, Some(e.as_str()), None),
+    };
+    Value::object([
+        ("status", Value::str(status)),
+        ("path", Value::str(path.to_string_lossy())),
+        ("error", Value::opt_str(error)),
+        ("record", record.map_or(Value::Null, Record::json)),
+    ])
 }
 
 #[cfg(test)]
@@ -258,12 +342,12 @@ mod tests {
         let d = scratch("states");
         let me = FileId::of(&d.join("iptables-wrapper"));
         link_all(&d, |_| "iptables-wrapper");
-        let r = check(&d, me);
+        let r = check_names(&d, me);
         assert_eq!(r.state, State::NotSwitched);
         assert!(r.text().starts_with("not yet switched"));
 
         link_all(&d, |_| "xtables-legacy-multi");
-        let r = check(&d, me);
+        let r = check_names(&d, me);
         assert_eq!(r.state, State::Switched([Mode::Legacy; 2]));
         assert_eq!(r.text(), "switched: legacy");
         assert!(r.json().starts_with(r#"{"consistent":true,"state":"switched","mode":"legacy","families":{"ipv4":"legacy","ipv6":"legacy"}"#));
@@ -275,7 +359,7 @@ mod tests {
                 "xtables-legacy-multi"
             }
         });
-        let r = check(&d, me);
+        let r = check_names(&d, me);
         assert_eq!(r.text(), "switched: IPv4 legacy, IPv6 nft");
         assert!(r.json().contains(r#""mode":"split""#));
 
@@ -287,7 +371,7 @@ mod tests {
                 "xtables-nft-multi"
             }
         });
-        let r = check(&d, me);
+        let r = check_names(&d, me);
         assert_eq!(r.state, State::Inconsistent);
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         fs::remove_dir_all(&d).unwrap();
@@ -304,7 +388,7 @@ mod tests {
         symlink("gone", d.join("iptables")).unwrap();
         fs::remove_file(d.join("iptables-restore")).unwrap();
         symlink("xtables-legacy-multi", d.join("iptables-restore")).unwrap();
-        let r = check(&d, me);
+        let r = check_names(&d, me);
         assert_eq!(r.state, State::Inconsistent);
         let texts: Vec<(String, &str)> = r
             .problems
@@ -331,7 +415,7 @@ mod tests {
         link_all(&d, |_| "xtables-nft-multi");
         fs::remove_file(d.join("iptables-save")).unwrap();
         symlink("xtables-legacy-multi", d.join("iptables-save")).unwrap();
-        let r = check(&d, me);
+        let r = check_names(&d, me);
         assert_eq!(r.problems.len(), 1);
         assert_eq!(
             r.problems[0].text,

@@ -21,80 +21,19 @@
 
 mod common;
 
-use common::{each, suites, version_tag, Layout, Mode, Run, Target, NAMES};
+use common::{cases, each, expect, lines, version_tag, Layout, Mode, Run, Target, NAMES};
 use serde_json::Value;
 use std::fmt;
 
-/// One scenario on one suite in one layout.
-struct Case<T> {
-    suite: String,
-    layout: Layout,
-    what: T,
-}
-
-impl<T: fmt::Display> fmt::Display for Case<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, {:?}, {}", self.suite, self.layout, self.what)
-    }
-}
-
-/// Every suite × layout × scenario.
-fn cases<T: Clone>(what: &[T]) -> Vec<Case<T>> {
-    let mut v = Vec::new();
-    for suite in suites() {
-        for layout in Layout::ALL {
-            for w in what {
-                v.push(Case {
-                    suite: suite.clone(),
-                    layout,
-                    what: w.clone(),
-                });
-            }
-        }
-    }
-    v
-}
-
-/// Shell functions every scenario starts with.
-const PRELUDE: &str = common::PRELUDE;
-
 /// Runs `body` in a sandbox of `suite` after installing the wrapper in
-/// `layout`, with the seccomp tool at /usr/local/bin/deny. Checks that the
-/// script ran to its end and that the install put the wrapper in front.
+/// `layout`, with the seccomp tool at /usr/local/bin/deny.
 fn run(suite: &str, layout: Layout, body: &str) -> Run {
-    let script = format!(
-        "{}\n{PRELUDE}\n{} >/dev/null\nlinks INSTALLED\n{body}\necho END=ok\n",
-        common::names_sh(),
-        layout.install_command()
-    );
-    let run = common::sandbox_with(
+    common::installed(
         suite,
-        &script,
-        &[],
+        layout,
+        body,
         &[(common::deny(), "/usr/local/bin/deny")],
-    );
-    assert_eq!(run.status, 0, "the script failed\n{run}");
-    assert_eq!(run.get("END"), "ok", "the script stopped early\n{run}");
-    assert_eq!(
-        run.get("INSTALLED"),
-        layout.links(Target::Wrapper, Target::Wrapper),
-        "install did not put the wrapper in front of the names\n{run}"
-    );
-    run
-}
-
-fn expect(run: &Run, key: &str, want: &str) {
-    assert_eq!(run.get(key), want, "{key}\n{run}");
-}
-
-/// The lines printed as `KEY=` (joined by `call`).
-fn lines(run: &Run, key: &str) -> Vec<String> {
-    let joined = run.get(key);
-    if joined.is_empty() {
-        vec![]
-    } else {
-        joined.split(" | ").map(String::from).collect()
-    }
+    )
 }
 
 fn millis(run: &Run, key: &str) -> u64 {
@@ -1485,11 +1424,24 @@ fn verify_reports_every_state() {
             let problems = doc["problems"].as_array().cloned().unwrap_or_default();
             let out = lines(&run, &format!("{text_key}_OUT"));
             expect(&run, &format!("{text_key}_RC"), status);
-            assert_eq!(
-                out.first().map(String::as_str),
-                Some(s.line),
-                "{ctx}\n{run}"
-            );
+            let first = out.first().map(String::as_str).unwrap_or_default();
+            if s.state == "switched" {
+                // With the record of the first call that switched them.
+                let r = &doc["record"];
+                assert_eq!(r["status"], "current", "{ctx}: {doc}");
+                let by = format!(
+                    "{} (by the first call of {} at {}: ",
+                    s.line,
+                    r["record"]["command"].as_str().unwrap_or("?"),
+                    r["record"]["time"].as_str().unwrap_or("?")
+                );
+                assert!(
+                    first.starts_with(&by) && first.ends_with(')'),
+                    "{ctx}: {first:?} is not {by:?}...\n{run}"
+                );
+            } else {
+                assert_eq!(first, s.line, "{ctx}\n{run}");
+            }
             if s.state == "inconsistent" {
                 assert!(!problems.is_empty(), "{ctx}: no problems listed: {doc}");
                 // Each broken name has a problem of its own.

@@ -314,8 +314,9 @@ dl_links() { # CONTAINER WANT4 WANT6: the IPv4 names in /usr/sbin link to WANT4,
 }
 # dl_verify IMAGE FIRST-LINE [JSON PATTERN]...: the image's own
 # `/usr/sbin/iptables-wrapper verify`, run as its command in exec form (there
-# is no shell), exits 0 and prints FIRST-LINE first; `verify --json` exits 0
-# and its output, blanks taken out, contains each pattern.
+# is no shell), exits 0 and prints FIRST-LINE first (or FIRST-LINE and the
+# record's " (by ...)"); `verify --json` exits 0 and its output, blanks taken
+# out, contains each pattern.
 dl_verify() {
     local image=$1 want=$2 out rc line json p
     shift 2
@@ -325,7 +326,7 @@ dl_verify() {
     printf '%s\n' "$out"
     [ "$rc" -eq 0 ] || { echo "iptables-wrapper verify exited $rc, expected 0"; return 1; }
     line=$(printf '%s\n' "$out" | head -n 1)
-    [ "$line" = "$want" ] || { echo "iptables-wrapper verify printed '$line' first, expected '$want'"; return 1; }
+    [[ $line == "$want" || $line == "$want (by "* ]] || { echo "iptables-wrapper verify printed '$line' first, expected '$want'"; return 1; }
     rc=0
     out=$(timeout 120 "${podman[@]}" run --rm "${run_opts[@]}" "$image" /usr/sbin/iptables-wrapper verify --json) || rc=$?
     echo "verify --json (exit $rc):"
@@ -438,9 +439,9 @@ distroless_scenario() { # MODE FIRST
         esac
     done
     if [ "$m4" = "$m6" ]; then
-        dl_verify "$after" "switched: $m4" '"consistent":true' '"state":"switched"' "\"mode\":\"$m4\""
+        dl_verify "$after" "switched: $m4" '"consistent":true' '"state":"switched"' "\"mode\":\"$m4\"" '"status":"current"'
     else
-        dl_verify "$after" "switched: IPv4 $m4, IPv6 $m6" '"consistent":true' '"state":"switched"' '"mode":"split"' \
+        dl_verify "$after" "switched: IPv4 $m4, IPv6 $m6" '"consistent":true' '"state":"switched"' '"mode":"split"' '"status":"current"' \
             "\"ipv4\":\"$m4\"" "\"ipv6\":\"$m6\""
     fi
     podman rm -f -t 0 "$dl" >/dev/null

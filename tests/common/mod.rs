@@ -207,6 +207,71 @@ pub fn sandbox(suite: &str, script: &str) -> Run {
     sandbox_with(suite, script, &[], &[])
 }
 
+/// One scenario on one suite in one layout.
+pub struct Case<T> {
+    pub suite: String,
+    pub layout: Layout,
+    pub what: T,
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for Case<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, {:?}, {}", self.suite, self.layout, self.what)
+    }
+}
+
+/// Every suite × layout × scenario.
+pub fn cases<T: Clone>(what: &[T]) -> Vec<Case<T>> {
+    let mut v = Vec::new();
+    for suite in suites() {
+        for layout in Layout::ALL {
+            for w in what {
+                v.push(Case {
+                    suite: suite.clone(),
+                    layout,
+                    what: w.clone(),
+                });
+            }
+        }
+    }
+    v
+}
+
+/// Runs `body` in a sandbox of `suite` after installing the wrapper in
+/// `layout`, with `copy` copied in (see [`sandbox_with`]). Checks that the
+/// script ran to its end and that the install put the wrapper in front.
+/// `$w` is the wrapper, and the prelude's functions are defined.
+pub fn installed(suite: &str, layout: Layout, body: &str, copy: &[(&str, &str)]) -> Run {
+    let script = format!(
+        "{}\n{PRELUDE}\n{} >/dev/null\nlinks INSTALLED\n{body}\necho END=ok\n",
+        names_sh(),
+        layout.install_command()
+    );
+    let run = sandbox_with(suite, &script, &[], copy);
+    assert_eq!(run.status, 0, "the script failed\n{run}");
+    assert_eq!(run.get("END"), "ok", "the script stopped early\n{run}");
+    assert_eq!(
+        run.get("INSTALLED"),
+        layout.links(Target::Wrapper, Target::Wrapper),
+        "install did not put the wrapper in front of the names\n{run}"
+    );
+    run
+}
+
+pub fn expect(run: &Run, key: &str, want: &str) {
+    assert_eq!(run.get(key), want, "{key}\n{run}");
+}
+
+/// The lines printed as `KEY=` (joined by `call`).
+pub fn lines(run: &Run, key: &str) -> Vec<String> {
+    let joined = run.get(key);
+    if joined.is_empty() {
+        vec![]
+    } else {
+        joined.split(" | ").map(String::from).collect()
+    }
+}
+
 /// Runs `f` on every case, each under `catch_unwind`, so that one failing
 /// scenario does not hide the others. Panics at the end, listing every
 /// failing case with its message and how many passed; returns quietly when

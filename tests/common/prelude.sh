@@ -8,6 +8,7 @@ set -eu
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 unset IPTABLES_WRAPPER_MODE IPTABLES_WRAPPER_DEBUG IPTABLES_WRAPPER_PROBE_TIMEOUT
 unset IPTABLES_WRAPPER_HINT_WAIT IPTABLES_WRAPPER_PROBES IPTABLES_WRAPPER_HINT_CHAINS
+unset IPTABLES_WRAPPER_STATE_DIR
 cd /tmp
 # The wrapper, as the scenarios call it by its own name.
 # shellcheck disable=SC2034 # used by the scenario bodies
@@ -105,8 +106,9 @@ count_rule() {
     echo "$1_NFT=$(iptables-nft-save | grep -c -x -e "$2" || true)"
 }
 
-# leftovers: temporary files left next to the names or the alternatives.
+# leftovers: temporary files left next to the names or the alternatives
+# (the decision record is not one).
 leftovers() {
     # shellcheck disable=SC2010 # names we make are plain ASCII
-    echo "LEFTOVERS=$(ls -A /usr/sbin /etc/alternatives | grep -E '^\.|dpkg-(tmp|new)$' | tr '\n' ' ' || true)"
+    echo "LEFTOVERS=$(ls -A /usr/sbin /etc/alternatives | grep -v -x -F .iptables-wrapper-decision.json | grep -E '^\.|dpkg-(tmp|new)$' | tr '\n' ' ' || true)"
 }

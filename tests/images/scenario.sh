@@ -135,8 +135,9 @@ undecided() {
 }
 
 # verify_state STATUS FIRST-LINE [JSON PATTERN]...: `iptables-wrapper verify`
-# exits STATUS and prints FIRST-LINE first; `verify --json` exits STATUS too
-# and its compact form contains each pattern.
+# exits STATUS and prints a first line that is FIRST-LINE, or FIRST-LINE and
+# the record's " (by ...)"; `verify --json` exits STATUS too and its compact
+# form contains each pattern.
 verify_state() {
     want_rc=$1 want_line=$2
     shift 2
@@ -146,7 +147,10 @@ verify_state() {
     cat /tmp/verify.err
     [ "$rc" = "$want_rc" ] || fail "iptables-wrapper verify exited $rc, expected $want_rc"
     line=$(printf '%s\n' "$out" | head -n 1)
-    [ "$line" = "$want_line" ] || fail "iptables-wrapper verify printed '$line' first, expected '$want_line'"
+    case $line in
+    "$want_line" | "$want_line (by "*) ;;
+    *) fail "iptables-wrapper verify printed '$line' first, expected '$want_line'" ;;
+    esac
     if out=$(iptables-wrapper verify --json 2>/tmp/verify.err); then rc=0; else rc=$?; fi
     echo "\$ iptables-wrapper verify --json  (exit $rc)"
     printf '%s\n' "$out"
@@ -337,10 +341,10 @@ fi
 
 if [ "$m4" = "$m6" ]; then
     verify_state 0 "switched: $m4" '"consistent":true' '"state":"switched"' "\"mode\":\"$m4\"" \
-        "\"ipv4\":\"$m4\"" "\"ipv6\":\"$m4\""
+        "\"ipv4\":\"$m4\"" "\"ipv6\":\"$m4\"" '"status":"current"' '"trigger":"first-call"'
 else
     verify_state 0 "switched: IPv4 $m4, IPv6 $m6" '"consistent":true' '"state":"switched"' '"mode":"split"' \
-        "\"ipv4\":\"$m4\"" "\"ipv6\":\"$m6\""
+        "\"ipv4\":\"$m4\"" "\"ipv6\":\"$m6\"" '"status":"current"' '"trigger":"first-call"'
 fi
 
 # A broken image: one IPv6 name pointed at the other mode. verify must say so
