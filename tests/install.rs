@@ -394,12 +394,14 @@ value alt
 }
 
 /// Puts the installer and the binary side by side in /tmp/inst, with no
-/// wrapper in /usr/sbin, keeping a copy of the binary in /tmp/orig.
+/// wrapper in /usr/sbin, keeping a copy of the binary in /tmp/orig. The
+/// script loses its exec bit, as a build context may: `sh SCRIPT` needs none.
 const STAGE: &str = r#"
 mkdir /tmp/inst
 cp $W /tmp/orig
 cp $W /tmp/inst/iptables-wrapper
 cp /root/iptables-wrapper-installer.sh /tmp/inst/
+chmod 0644 /tmp/inst/iptables-wrapper-installer.sh
 rm $W
 I=/tmp/inst/iptables-wrapper-installer.sh
 "#;
