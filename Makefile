@@ -68,11 +68,52 @@ clean:
 	cargo clean
 	rm -rf bin
 
-# Builds the images in images/ with podman from local root file systems and
-# runs the first-call scenarios in them.
-image-test: build rootfs
-	bash tests/images.sh
-
 # Prints the first-call benchmark table (see BENCHMARKS.md).
 bench: deps build rootfs
 	bash tests/bench.sh
+
+# --- Images for linux/amd64 and linux/arm64 ------------------------------
+# `make image-test` builds images/Dockerfile.debian and Dockerfile.distroless
+# for both architectures from a release directory (each picks its binary by
+# TARGETARCH and checks SHA256SUMS), runs the first-call scenarios in the
+# amd64 images, runs the arm64 ones under qemu-user (binfmt_misc), and joins
+# each pair into one manifest list saved as an OCI archive (tests/images.sh).
+#
+# IMAGE_DIST is the release directory the images take their binaries from,
+# and IMAGE_RELEASE the target that fills it: `make release` narrowed to
+# IMAGE_ARCHES. To test a release made elsewhere:
+#   make image-test IMAGE_RELEASE= IMAGE_DIST=/path/to/dist
+IMAGE_ARCHES := amd64 arm64
+IMAGE_DIST ?= $(CURDIR)/dist
+IMAGE_RELEASE ?= image-release
+# The arm64 root file system the arm64 images start from, made by mmdebstrap
+# (its maintainer scripts run under qemu-user) and cached; the directory is
+# versioned by the package list. The amd64 ones are $(ROOTFS_CACHE)'s.
+IMAGE_ROOTFS_CACHE ?= /var/cache/iptables-wrapper-tests/images-v1
+IMAGE_ROOTFS_PACKAGES := iptables
+IMAGE_SUITE := $(lastword $(SUITES))
+# Registers qemu-user's handlers with binfmt_misc (flags P and F), once per boot.
+BINFMT := bash tests/images/binfmt.sh
+DEB_PACKAGES += qemu-user-static arch-test jq
+export IMAGE_ROOTFS_CACHE
+
+.PHONY: image-release binfmt rootfs-arm64
+
+image-release:
+	$(MAKE) release RELEASE_ARCHES="$(IMAGE_ARCHES)"
+
+binfmt: deps
+	$(BINFMT) aarch64
+
+rootfs-arm64: deps binfmt
+	@r=$(IMAGE_ROOTFS_CACHE)/$(IMAGE_SUITE)-arm64; \
+	if [ ! -x $$r/usr/sbin/xtables-nft-multi ]; then \
+	  echo "building the $(IMAGE_SUITE) arm64 root file system in $$r (under qemu-user)"; \
+	  mkdir -p $(IMAGE_ROOTFS_CACHE) && rm -rf $$r.tmp && \
+	  mmdebstrap --quiet --architectures=arm64 --variant=apt --include=$(IMAGE_ROOTFS_PACKAGES) \
+	    $(IMAGE_SUITE) $$r.tmp && \
+	  mv $$r.tmp $$r; \
+	fi
+
+image-test: $(IMAGE_RELEASE) rootfs rootfs-arm64 binfmt
+	IPTABLES_WRAPPER_DIST=$(IMAGE_DIST) bash tests/images.sh

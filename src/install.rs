@@ -245,6 +245,8 @@ fn sanity_check(
             )));
         }
     }
+    // Mode::ALL puts legacy first, so nft can fall back on its version.
+    let mut legacy: Option<Version> = None;
     for mode in Mode::ALL {
         let multi = dir.join(mode.multi());
         // Another root's binaries are never run: they may be built for
@@ -257,6 +259,23 @@ fn sanity_check(
         };
         let (v, source) = match ran {
             Ran::Version(v) => (v, format!("`{} --version`", multi.display())),
+            // iptables-nft sets up nf_tables before it reads its options, so
+            // where nf_tables cannot be reached it exits with "Failed to
+            // initialize nft" and no version: under qemu-user (a multi-arch
+            // image build), which refuses NETLINK_NETFILTER, or in a build
+            // sandbox without it. Both multi binaries come from one iptables
+            // source release, so legacy's version stands for nft's.
+            Ran::NoVersion(e) => match (mode, legacy) {
+                (Mode::Nft, Some(v)) => (
+                    v,
+                    format!(
+                        "`{} --version`, since `{} --version` printed none (nf_tables cannot be reached here)",
+                        dir.join(Mode::Legacy.multi()).display(),
+                        multi.display()
+                    ),
+                ),
+                _ => return Err(refuse(format_args!("{e}. {OVERRIDE}"))),
+            },
             Ran::NotRun(why) => {
                 let (v, from) = without_running(root, &multi).ok_or_else(|| {
                     refuse(format_args!(
@@ -273,6 +292,9 @@ fn sanity_check(
             return Err(refuse(format_args!(
                 "{problem}. Version from {source}. {OVERRIDE}"
             )));
+        }
+        if mode == Mode::Legacy {
+            legacy = Some(v);
         }
     }
     Ok(())
@@ -299,11 +321,14 @@ enum Ran {
     /// "Exec format error"; a missing loader; no permission), or it belongs
     /// to another root (`--root`).
     NotRun(String),
+    /// It ran (and ended in time) but printed no version: what to say.
+    NoVersion(String),
 }
 
 /// `xtables-<mode>-multi iptables --version`, parsed, within `timeout`.
 /// Only a failed exec is worth asking the package database about; a binary
-/// that runs but prints no version, or hangs, is refused.
+/// that hangs is refused, and one that runs but prints no version is left to
+/// the caller.
 fn run_version(multi: &Path, timeout: Duration) -> Result<Ran, String> {
     let started = match deadline::start(multi, "iptables", &["--version"], deadline::read_all) {
         Ok(s) => s,
@@ -324,15 +349,16 @@ fn run_version(multi: &Path, timeout: Duration) -> Result<Ran, String> {
             ))
         }
     };
-    version::from_output(&text)
-        .map(Ran::Version)
-        .ok_or_else(|| {
-            format!(
+    Ok(version::from_output(&text).map_or_else(
+        || {
+            Ran::NoVersion(format!(
                 "`{} --version` printed no version ({:?})",
                 multi.display(),
                 text.trim()
-            )
-        })
+            ))
+        },
+        Ran::Version,
+    ))
 }
 
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
@@ -410,11 +436,13 @@ mod tests {
         let script = stand_in("noshebang", b"echo iptables v1.8.9\n");
         assert!(matches!(run_version(&script, t), Ok(Ran::NotRun(_))));
         let silent = stand_in("silent", b"#!/bin/sh\necho hello\n");
-        let e = run_version(&silent, t).err().unwrap();
-        assert!(
-            e.contains("printed no version") && e.contains("hello"),
-            "{e}"
-        );
+        match run_version(&silent, t) {
+            Ok(Ran::NoVersion(e)) => assert!(
+                e.contains("printed no version") && e.contains("hello"),
+                "{e}"
+            ),
+            _ => panic!("a binary that prints no version gives NoVersion"),
+        }
         let hang = stand_in("hang", b"#!/bin/sh\nsleep 30 & wait\n");
         let start = Instant::now();
         let e = run_version(&hang, Duration::from_millis(200))
@@ -427,6 +455,48 @@ mod tests {
         );
         for p in [ok, garbage, script, silent, hang] {
             fs::remove_file(p).unwrap();
+        }
+    }
+
+    /// A directory holding the two multi binaries as stand-ins.
+    fn multis(tag: &str, legacy: &[u8], nft: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ipw-install-{tag}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        crate::test_exe::write_executable(&dir.join(Mode::Legacy.multi()), legacy);
+        crate::test_exe::write_executable(&dir.join(Mode::Nft.multi()), nft);
+        dir
+    }
+
+    #[test]
+    fn nft_without_nf_tables_takes_legacys_version() {
+        let t = Duration::from_secs(5);
+        // What iptables-nft does under qemu-user: no version, exit 1.
+        let no_nft = b"#!/bin/sh\necho 'iptables: Failed to initialize nft: Protocol not supported' >&2\nexit 1\n";
+        let good = multis(
+            "nonft",
+            b"#!/bin/sh\necho 'iptables v1.8.11 (legacy)'\n",
+            no_nft,
+        );
+        assert!(sanity_check(&Root::HOST, &good, &Mode::ALL, t).is_ok());
+        // Legacy printing no version is refused: nothing stands in for it.
+        let none = multis(
+            "nolegacy",
+            b"#!/bin/sh\nexit 1\n",
+            b"#!/bin/sh\necho 'iptables v1.8.11 (nf_tables)'\n",
+        );
+        let e = format!(
+            "{:#}",
+            sanity_check(&Root::HOST, &none, &Mode::ALL, t)
+                .err()
+                .unwrap()
+                .error
+        );
+        assert!(
+            e.contains("xtables-legacy-multi --version` printed no version"),
+            "{e}"
+        );
+        for d in [good, none] {
+            fs::remove_dir_all(d).unwrap();
         }
     }
 }

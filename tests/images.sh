@@ -1,15 +1,39 @@
 #!/bin/bash
 # Builds the images in images/ (and two test-only layouts) with podman and
 # runs the first-call scenarios in them, the way a hostNetwork pod runs the
-# wrapper. `make image-test` runs it as root after `make build rootfs`.
+# wrapper. `make image-test` runs it as root after `make release` (for amd64
+# and arm64), `make rootfs`, `make rootfs-arm64` and `make binfmt`.
 #
 # No registry can be reached, so every base image is made here:
 # - each Debian suite in $SUITES is imported from the root file system that
-#   `make rootfs` cached in $ROOTFS_CACHE (tar | podman import);
+#   `make rootfs` cached in $ROOTFS_CACHE (tar | podman import), and the last
+#   suite's arm64 root from $IMAGE_ROOTFS_CACHE (`podman import --arch arm64`);
 # - images/Dockerfile.debian is built on each suite, and
 #   images/Dockerfile.distroless, tests/images/Dockerfile.alpine-layout and
 #   tests/images/Dockerfile.fedora-layout (twice: merged /usr/sbin as on
-#   Fedora 42+, and a separate /usr/sbin as on Fedora 41) on the last suite.
+#   Fedora 42+, and a separate /usr/sbin as on Fedora 41) on the last suite;
+# - images/Dockerfile.debian and images/Dockerfile.distroless are built
+#   again on the last suite for linux/arm64 (`--platform`), their RUN steps
+#   running under qemu-user through binfmt_misc.
+# The user-facing images take their binary from a release directory
+# ($IPTABLES_WRAPPER_DIST, `make release`'s dist/) by TARGETARCH and check it
+# against its SHA256SUMS; a build from a release whose sum is wrong must fail.
+# The Debian and distroless images of the last suite are joined into one
+# manifest list per image (`podman manifest`) and saved as an OCI archive,
+# whose index must list linux/amd64 and linux/arm64, each manifest's config
+# naming the same architecture.
+#
+# The arm64 images run under qemu-user, with --network none like every
+# container here. They get what does not touch the kernel's netfilter:
+# `iptables-wrapper --version`, `iptables-wrapper verify` (text and JSON),
+# where the six names point (and update-alternatives' state on Debian), that
+# the installed wrapper is the release's arm64 binary (ELF machine and
+# SHA256SUMS) next to arm64 iptables, and that the distroless image has no
+# shell. No first call, `detect` or iptables command runs there: qemu-user
+# refuses socket(AF_NETLINK, NETLINK_NETFILTER) with EPROTONOSUPPORT (and the
+# x_tables getsockopt with ENOPROTOOPT), so the wrapper would conclude that
+# nf_tables is unusable and switch wrongly. The arm64 kernel paths are tested
+# in an emulated arm64 machine instead.
 # Builds run under `unshare --net` with chroot isolation, so their RUN steps
 # see an empty network namespace and never the machine's rules (apt-get update
 # fails there, harmlessly: the imported roots already hold iptables).
@@ -42,7 +66,9 @@
 # list.
 #
 # Images and containers are named with this run's id, and only those are
-# removed at the end (also on failure or interrupt). The last line printed is
+# removed at the end (also on failure or interrupt). Every podman command
+# holds /tmp/iptables-wrapper-podman.lock while it runs, so that another run
+# never builds or removes at the same time. The last line printed is
 # "N passed, M failed"; the exit status is non-zero if anything failed. A
 # failed check's output is shown; IMAGE_TEST_VERBOSE=1 shows every check's.
 set -euo pipefail
@@ -50,12 +76,23 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests/v2}
 read -ra suites <<<"${SUITES:-bookworm trixie}"
-bin=${IPTABLES_WRAPPER_BIN:-$here/bin/iptables-wrapper}
+# The release directory the user-facing images take their binary from, and
+# where the arm64 root file system is cached (see the Makefile).
+dist=${IPTABLES_WRAPPER_DIST:-$here/dist}
+foreign_cache=${IMAGE_ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests/images-v1}
+# The test-only layouts copy the binary in directly: the release's amd64 one.
+bin=${IPTABLES_WRAPPER_BIN:-$dist/iptables-wrapper-linux-amd64}
 installer=$here/installer/iptables-wrapper-installer.sh
 scenario=$here/tests/images/scenario.sh
 run_id="$$-$RANDOM"
 
-podman=(podman --runtime runc --cgroup-manager=cgroupfs)
+lock=(flock /tmp/iptables-wrapper-podman.lock)
+# Every podman command runs under the lock: bare `podman` calls through this
+# function, the others (under timeout or unshare) through ${lock[@]} by hand.
+podman() {
+    "${lock[@]}" podman "$@"
+}
+podman=("${lock[@]}" podman --runtime runc --cgroup-manager=cgroupfs)
 # Raising rlimits is not permitted here, so containers get lower ones.
 limits=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 run_opts=(--privileged --network none "${limits[@]}")
@@ -66,20 +103,33 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root (podman import/build/run, unshare)"
-for tool in podman runc unshare tar; do
+for tool in podman runc unshare tar flock jq od sha256sum; do
     command -v "$tool" >/dev/null || die "$tool is not installed; run 'make deps'"
 done
 busybox=$(command -v busybox) || die "busybox is not installed; run 'make deps' (busybox-static)"
 if ldd "$busybox" >/dev/null 2>&1; then
     die "$busybox is dynamically linked; the Alpine-layout image needs busybox-static"
 fi
-[ -x "$bin" ] || die "no wrapper binary at $bin; run 'make build'"
+[ "$(dpkg --print-architecture)" = amd64 ] || die "the image test builds amd64 and arm64 images on an amd64 machine"
+for a in amd64 arm64; do
+    [ -x "$dist/iptables-wrapper-linux-$a" ] || die "no $dist/iptables-wrapper-linux-$a; run 'make release' (RELEASE_ARCHES=\"amd64 arm64\" at least)"
+done
+[ -f "$dist/SHA256SUMS" ] || die "no $dist/SHA256SUMS; run 'make release'"
+[ -x "$bin" ] || die "no wrapper binary at $bin"
+binfmt=/proc/sys/fs/binfmt_misc/qemu-aarch64
+# F, so that it works in chroots; P, so that argv[0] reaches the multi
+# binaries (see tests/images/binfmt.sh).
+if ! grep -qx enabled "$binfmt" 2>/dev/null || ! grep -q '^flags: .*P' "$binfmt" || ! grep -q '^flags: .*F' "$binfmt"; then
+    die "no enabled qemu-aarch64 binfmt_misc handler with the flags P and F ($binfmt); run 'make binfmt'"
+fi
 [ -f "$installer" ] || die "no installer at $installer"
 [ "${#suites[@]}" -ge 2 ] || die "SUITES must name at least two Debian suites (got: ${suites[*]:-none})"
 for s in "${suites[@]}"; do
     [ -x "$cache/$s/usr/sbin/xtables-nft-multi" ] || die "no $s root file system in $cache; run 'make rootfs'"
 done
 layout_suite=${suites[${#suites[@]} - 1]}
+arm64_root=$foreign_cache/$layout_suite-arm64
+[ -x "$arm64_root/usr/sbin/xtables-nft-multi" ] || die "no $layout_suite arm64 root file system in $foreign_cache; run 'make rootfs-arm64'"
 
 work=$(mktemp -d /tmp/iptables-wrapper-images.XXXXXX)
 track=$work/created
@@ -87,7 +137,7 @@ track=$work/created
 mkdir "$work/logs"
 
 # Everything this run creates is written to $track first, and only that is
-# removed: containers before images, newest first.
+# removed: containers, then manifest lists, then images, newest first.
 track() {
     echo "$1 $2" >>"$track"
 }
@@ -100,6 +150,12 @@ cleanup() {
         while read -r kind name; do
             [ "$kind" = container ] || continue
             podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+        done < <(tac "$track")
+        while read -r kind name; do
+            [ "$kind" = manifest ] || continue
+            if podman manifest exists "$name" 2>/dev/null; then
+                podman manifest rm "$name" >/dev/null 2>&1 || echo "images: warning: could not remove manifest list $name" >&2
+            fi
         done < <(tac "$track")
         while read -r kind name; do
             [ "$kind" = image ] || continue
@@ -147,12 +203,19 @@ skip() {
 }
 
 # Build contexts. A user-facing one holds just what images/ expects at its
-# root; the test one adds what the test-only Dockerfiles copy.
+# root (the release's dist/ and the installer); a second one the same with a
+# wrong sum for each architecture, which must fail the build; the test one
+# holds what the test-only Dockerfiles copy.
 ctx=$work/context
+bad_ctx=$work/bad-sums-context
 test_ctx=$work/test-context
-mkdir "$ctx" "$test_ctx"
-cp -p "$bin" "$ctx/iptables-wrapper"
+mkdir -p "$ctx/dist" "$bad_ctx/dist" "$test_ctx"
+cp -p "$dist/SHA256SUMS" "$dist"/iptables-wrapper-linux-* "$ctx/dist/"
+cp -p "$dist"/iptables-wrapper-linux-* "$bad_ctx/dist/"
+# Each sum with its first hex digit changed.
+sed -E 's/^0/x/; s/^[1-9a-f]/0/; s/^x/1/' "$dist/SHA256SUMS" >"$bad_ctx/dist/SHA256SUMS"
 cp -p "$installer" "$ctx/iptables-wrapper-installer.sh"
+cp -p "$installer" "$bad_ctx/iptables-wrapper-installer.sh"
 
 installer_is_executable() {
     if [ ! -x "$installer" ]; then
@@ -162,21 +225,31 @@ installer_is_executable() {
     fi
 }
 check "installer/iptables-wrapper-installer.sh is executable" installer_is_executable
-chmod 0755 "$ctx/iptables-wrapper-installer.sh"
-cp -p "$ctx/iptables-wrapper" "$ctx/iptables-wrapper-installer.sh" "$test_ctx/"
+chmod 0755 "$ctx/iptables-wrapper-installer.sh" "$bad_ctx/iptables-wrapper-installer.sh"
+cp -p "$bin" "$test_ctx/iptables-wrapper"
+cp -p "$ctx/iptables-wrapper-installer.sh" "$test_ctx/"
 cp "$busybox" "$test_ctx/busybox"
 install -m 0755 "$here/tests/images/fedora-alternatives.sh" "$test_ctx/fedora-alternatives.sh"
 
 echo "images: $(podman --version), run $run_id, suites: ${suites[*]} (layouts on $layout_suite)"
 
-base_image() {
-    echo "localhost/ipw-test-base-$1:$run_id"
+base_image() { # SUITE [ARCH]
+    echo "localhost/ipw-test-base-$1${2:+-$2}:$run_id"
 }
-import_base() { # SUITE
-    local image
-    image=$(base_image "$1")
+# image_arch IMAGE ARCH: podman's metadata says linux/ARCH.
+image_arch() {
+    local got
+    got=$(podman image inspect -f '{{.Os}}/{{.Architecture}}' "$1")
+    echo "$1: $got"
+    [ "$got" = "linux/$2" ] || { echo "expected linux/$2"; return 1; }
+}
+import_base() { # SUITE [ARCH]
+    local image root=$cache/$1
+    image=$(base_image "$1" "${2:-}")
+    [ -z "${2:-}" ] || root=$foreign_cache/$1-$2
     track image "$image"
-    tar -C "$cache/$1" -c . | podman import -q - "$image"
+    tar -C "$root" -c . | podman import -q --os linux --arch "${2:-amd64}" - "$image"
+    image_arch "$image" "${2:-amd64}"
 }
 
 built=()
@@ -185,7 +258,7 @@ build() { # NAME DOCKERFILE CONTEXT [BUILD ARGS...]
     shift 3
     local image=localhost/ipw-test-$name:$run_id
     track image "$image"
-    unshare --net podman build --isolation=chroot --pull=never --layers=false --force-rm \
+    "${lock[@]}" unshare --net podman build --isolation=chroot --pull=never --layers=false --force-rm \
         "$@" -f "$file" -t "$image" "$context"
 }
 is_built() {
@@ -248,8 +321,14 @@ debian_layout() { # NAME
             update-alternatives --query "$g" >"/tmp/$g.query"
             cat "/tmp/$g.query"
             grep -qx "Value: /usr/sbin/iptables-wrapper" "/tmp/$g.query"
+            grep -qx "Status: auto" "/tmp/$g.query"
+            grep -qx "Best: /usr/sbin/iptables-wrapper" "/tmp/$g.query"
         done
         test "$(readlink /usr/sbin/iptables)" = /etc/alternatives/iptables
+        for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+            echo "/usr/sbin/$n -> $(readlink "/usr/sbin/$n") -> $(readlink -f "/usr/sbin/$n")"
+            test "$(readlink -f "/usr/sbin/$n")" = /usr/sbin/iptables-wrapper
+        done
         test ! -e /tmp/iptables-wrapper && test ! -e /tmp/iptables-wrapper-installer.sh'
 }
 alpine_layout() { # NAME
@@ -337,8 +416,8 @@ dl_verify() {
         [[ $json == *"$p"* ]] || { echo "iptables-wrapper verify --json has no $p"; return 1; }
     done
 }
-distroless_verify_installed() {
-    dl_verify "localhost/ipw-test-distroless:$run_id" "not yet switched: the six names lead to iptables-wrapper" \
+verify_installed() { # NAME
+    dl_verify "localhost/ipw-test-$1:$run_id" "not yet switched: the six names lead to iptables-wrapper" \
         '"consistent":true' '"state":"not-switched"' '"ipv4":"wrapper"' '"ipv6":"wrapper"'
 }
 # The commands that put two junk rules in COMMAND's filter table.
@@ -448,8 +527,8 @@ distroless_scenario() { # MODE FIRST
     podman rmi "$after" >/dev/null
     podman rm -f -t 0 "$holder" >/dev/null
 }
-distroless_has_no_shell() {
-    local image=localhost/ipw-test-distroless:$run_id probe=ipw-test-$run_id-distroless-files rc=0
+distroless_has_no_shell() { # NAME
+    local image=localhost/ipw-test-$1:$run_id probe=ipw-test-$run_id-$1-files rc=0
     if "${podman[@]}" run --rm "${run_opts[@]}" "$image" /bin/sh -c true 2>"$work/logs/sh.err"; then
         echo "podman run $image /bin/sh succeeded"
         return 1
@@ -458,14 +537,14 @@ distroless_has_no_shell() {
     grep -q 'no such file or directory' "$work/logs/sh.err" || { echo "/bin/sh failed for another reason"; return 1; }
     track container "$probe"
     podman create --name "$probe" "$image" /usr/sbin/iptables-wrapper --version >/dev/null
-    podman export "$probe" | tar -t >"$work/logs/distroless.files"
+    podman export "$probe" | tar -t >"$work/logs/$1.files"
     podman rm -f -t 0 "$probe" >/dev/null
-    echo "$(wc -l <"$work/logs/distroless.files") entries in the image's file system"
-    if grep -E '(^|/)(s?bin)/(sh|bash|dash|ash|busybox|apt|apt-get|dpkg|apk|dnf)$' "$work/logs/distroless.files"; then
+    echo "$(wc -l <"$work/logs/$1.files") entries in the image's file system"
+    if grep -E '(^|/)(s?bin)/(sh|bash|dash|ash|busybox|apt|apt-get|dpkg|apk|dnf)$' "$work/logs/$1.files"; then
         echo "the distroless image has a shell or a package manager (listed above)"
         rc=1
     fi
-    grep -qx 'usr/sbin/iptables-wrapper' "$work/logs/distroless.files" || { echo "no usr/sbin/iptables-wrapper"; rc=1; }
+    grep -qx 'usr/sbin/iptables-wrapper' "$work/logs/$1.files" || { echo "no usr/sbin/iptables-wrapper"; rc=1; }
     return "$rc"
 }
 distroless_scenarios() {
@@ -482,17 +561,144 @@ distroless_scenarios() {
     done
 }
 
+# What the release's SHA256SUMS says for ARCH's binary.
+release_sum() { # ARCH
+    awk -v f="iptables-wrapper-linux-$1" '$2 == f || $2 == "*" f { print $1 }' "$dist/SHA256SUMS"
+}
+# The ELF machine field (e_machine, bytes 18-19, little-endian) of a file.
+elf_machine() {
+    od -An -tx1 -j18 -N2 "$1" | tr -d ' \n'
+}
+# installed_binary NAME ARCH: the image's /usr/sbin/iptables-wrapper is the
+# release's binary for ARCH (same SHA-256 as SHA256SUMS gives) and its
+# iptables is built for ARCH too. Read from outside through `podman mount` of
+# a container that is created but never started.
+installed_binary() {
+    local name=$1 arch=$2 probe=ipw-test-$run_id-$1-binary mnt want machine f got rc=0
+    case $arch in
+    amd64) machine=3e00 ;;
+    arm64) machine=b700 ;;
+    esac
+    want=$(release_sum "$arch")
+    [ -n "$want" ] || { echo "$dist/SHA256SUMS has no line for iptables-wrapper-linux-$arch"; return 1; }
+    track container "$probe"
+    podman create --name "$probe" "localhost/ipw-test-$name:$run_id" /usr/sbin/iptables-wrapper --version >/dev/null
+    mnt=$(podman mount "$probe")
+    got=$(sha256sum <"$mnt/usr/sbin/iptables-wrapper" | cut -d' ' -f1)
+    echo "/usr/sbin/iptables-wrapper: sha256 $got"
+    if [ "$got" != "$want" ]; then
+        echo "expected $want, the sum of iptables-wrapper-linux-$arch in $dist/SHA256SUMS"
+        rc=1
+    fi
+    for f in usr/sbin/iptables-wrapper usr/sbin/xtables-nft-multi usr/sbin/xtables-legacy-multi; do
+        got=$(elf_machine "$mnt/$f")
+        echo "/$f: ELF machine $got"
+        [ "$got" = "$machine" ] || { echo "expected $machine ($arch)"; rc=1; }
+    done
+    podman unmount "$probe" >/dev/null
+    podman rm -f -t 0 "$probe" >/dev/null
+    return "$rc"
+}
+# runs_emulated NAME: the image's binaries run as aarch64, under qemu-user
+# (the machine is x86_64), and `iptables-wrapper --version` works there. No
+# first call: see the top of this file.
+runs_emulated() {
+    local image=localhost/ipw-test-$1:$run_id out
+    image_arch "$image" arm64
+    out=$(timeout 120 "${podman[@]}" run --rm "${run_opts[@]}" "$image" /usr/sbin/iptables-wrapper --version)
+    echo "iptables-wrapper --version: $out"
+    # A release names its target: `iptables-wrapper 0.1.0
+    # (aarch64-unknown-linux-gnu, commit ...)`.
+    case $out in
+    "iptables-wrapper "*" (aarch64-"*) ;;
+    "iptables-wrapper "*" ("*) echo "--version names another target than aarch64"; return 1 ;;
+    "iptables-wrapper "*) echo "(this build's --version names no target)" ;;
+    *) echo "expected a line starting 'iptables-wrapper '"; return 1 ;;
+    esac
+}
+# uname_aarch64 NAME: in an image with a shell, `uname -m` says aarch64.
+uname_aarch64() {
+    local out
+    out=$(in_image "$1" 'uname -m')
+    echo "uname -m: $out"
+    [ "$out" = aarch64 ] || { echo "expected aarch64"; return 1; }
+}
+# distroless_installed NAME: the six names in /usr/sbin link to the wrapper.
+distroless_installed() {
+    local probe=ipw-test-$run_id-$1-links
+    track container "$probe"
+    podman create --name "$probe" "localhost/ipw-test-$1:$run_id" /usr/sbin/iptables-wrapper --version >/dev/null
+    dl_links "$probe" iptables-wrapper iptables-wrapper
+    podman rm -f -t 0 "$probe" >/dev/null
+}
+# bad_sums NAME DOCKERFILE [BUILD ARGS...]: a build from a release whose
+# SHA256SUMS does not match the binary fails, and sha256sum says why.
+bad_sums() {
+    local name=$1 file=$2 rc=0
+    shift 2
+    build "$name" "$file" "$bad_ctx" "$@" >"$work/logs/$name.build" 2>&1 || rc=$?
+    tail -n 20 "$work/logs/$name.build"
+    [ "$rc" -ne 0 ] || { echo "the build succeeded with a wrong sum in SHA256SUMS"; return 1; }
+    grep -q 'iptables-wrapper-linux-amd64: FAILED' "$work/logs/$name.build" ||
+        { echo "the build failed, but not at the checksum (no 'iptables-wrapper-linux-amd64: FAILED')"; return 1; }
+}
+
+# manifest NAME AMD64-NAME ARM64-NAME: one manifest list holding both images,
+# pushed with its images to an OCI archive; the archive's index lists exactly
+# linux/amd64 and linux/arm64, and each platform's image config names that
+# architecture.
+manifest() {
+    local list=localhost/ipw-test-$1-multi:$run_id archive=$work/$1.oci.tar x=$work/$1.oci
+    track manifest "$list"
+    podman manifest create "$list" >/dev/null
+    podman manifest add "$list" "containers-storage:localhost/ipw-test-$2:$run_id" >/dev/null
+    podman manifest add "$list" "containers-storage:localhost/ipw-test-$3:$run_id" >/dev/null
+    podman manifest push --all -q "$list" "oci-archive:$archive"
+    echo "$archive: $(stat -c %s "$archive") bytes"
+    mkdir "$x"
+    tar -C "$x" -xf "$archive"
+    blob() { echo "$x/blobs/${1%%:*}/${1#*:}"; }
+    jq . "$x/index.json"
+    # index.json points at the image index that `manifest push` wrote.
+    local top digest platforms p cfg arch
+    top=$(jq -r '.manifests | if length == 1 then .[0].digest else error("expected one entry in index.json") end' "$x/index.json")
+    jq . "$(blob "$top")"
+    jq -e '.mediaType == "application/vnd.oci.image.index.v1+json" or .mediaType == "application/vnd.docker.distribution.manifest.list.v2+json"' \
+        "$(blob "$top")" >/dev/null || { echo "index.json does not point at a manifest list"; return 1; }
+    platforms=$(jq -r '[.manifests[].platform | .os + "/" + .architecture] | sort | join(" ")' "$(blob "$top")")
+    echo "platforms: $platforms"
+    [ "$platforms" = "linux/amd64 linux/arm64" ] || { echo "expected linux/amd64 linux/arm64"; return 1; }
+    for p in amd64 arm64; do
+        digest=$(jq -r --arg a "$p" '.manifests[] | select(.platform.architecture == $a) | .digest' "$(blob "$top")")
+        cfg=$(jq -r .config.digest "$(blob "$digest")")
+        arch=$(jq -r '.os + "/" + .architecture' "$(blob "$cfg")")
+        echo "linux/$p: manifest $digest, config $cfg says $arch"
+        [ "$arch" = "linux/$p" ] || { echo "expected linux/$p"; return 1; }
+    done
+    podman manifest rm "$list" >/dev/null
+}
+
 start=$SECONDS
 
 for s in "${suites[@]}"; do
     check "import the $s root file system as $(base_image "$s")" import_base "$s"
 done
+check "import the $layout_suite arm64 root file system as $(base_image "$layout_suite" arm64)" \
+    import_base "$layout_suite" arm64
 
+amd64=(--platform linux/amd64)
 for s in "${suites[@]}"; do
-    build_check "debian-$s" "$here/images/Dockerfile.debian" "$ctx" --build-arg "BASE=$(base_image "$s")"
+    build_check "debian-$s" "$here/images/Dockerfile.debian" "$ctx" "${amd64[@]}" --build-arg "BASE=$(base_image "$s")"
 done
 layout_base=(--build-arg "BASE=$(base_image "$layout_suite")")
-build_check distroless "$here/images/Dockerfile.distroless" "$ctx" "${layout_base[@]}"
+build_check distroless "$here/images/Dockerfile.distroless" "$ctx" "${amd64[@]}" "${layout_base[@]}"
+arm64_base=(--platform linux/arm64 --build-arg "BASE=$(base_image "$layout_suite" arm64)")
+build_check "debian-$layout_suite-arm64" "$here/images/Dockerfile.debian" "$ctx" "${arm64_base[@]}"
+build_check distroless-arm64 "$here/images/Dockerfile.distroless" "$ctx" "${arm64_base[@]}"
+check "Dockerfile.debian refuses a binary whose sum is wrong in SHA256SUMS" \
+    bad_sums debian-bad-sums "$here/images/Dockerfile.debian" "${amd64[@]}" "${layout_base[@]}"
+check "Dockerfile.distroless refuses a binary whose sum is wrong in SHA256SUMS" \
+    bad_sums distroless-bad-sums "$here/images/Dockerfile.distroless" "${amd64[@]}" "${layout_base[@]}"
 build_check alpine-layout "$here/tests/images/Dockerfile.alpine-layout" "$test_ctx" "${layout_base[@]}"
 build_check fedora-layout "$here/tests/images/Dockerfile.fedora-layout" "$test_ctx" "${layout_base[@]}"
 build_check fedora41-layout "$here/tests/images/Dockerfile.fedora-layout" "$test_ctx" "${layout_base[@]}" \
@@ -501,6 +707,7 @@ build_check fedora41-layout "$here/tests/images/Dockerfile.fedora-layout" "$test
 for s in "${suites[@]}"; do
     if is_built "debian-$s"; then
         check "debian-$s: wrapper registered with update-alternatives" debian_layout "debian-$s"
+        check "debian-$s: the release's amd64 binary, next to amd64 iptables" installed_binary "debian-$s" amd64
     else
         skip "debian-$s: wrapper registered with update-alternatives" "image not built"
     fi
@@ -508,8 +715,9 @@ for s in "${suites[@]}"; do
 done
 
 if is_built distroless; then
-    check "distroless: no shell or package manager in the image" distroless_has_no_shell
-    check "distroless: verify after install (exec form)" distroless_verify_installed
+    check "distroless: no shell or package manager in the image" distroless_has_no_shell distroless
+    check "distroless: verify after install (exec form)" verify_installed distroless
+    check "distroless: the release's amd64 binary, next to amd64 iptables" installed_binary distroless amd64
 else
     skip "distroless: no shell or package manager in the image" "image not built"
     skip "distroless: verify after install (exec form)" "image not built"
@@ -531,6 +739,38 @@ for f in fedora-layout:/usr/bin fedora41-layout:/usr/sbin; do
         skip "$name: layout" "image not built"
     fi
     scenarios "$name" one-group
+done
+
+# The arm64 images, under qemu-user: no first call, no detect (see the top).
+arm64_checks() { # NAME LABEL FUNCTION [ARGS...]
+    local name=$1 label=$2
+    shift 2
+    if is_built "$name"; then
+        check "$name (qemu-user): $label" "$@"
+    else
+        skip "$name (qemu-user): $label" "image not built"
+    fi
+}
+debian_arm64=debian-$layout_suite-arm64
+arm64_checks "$debian_arm64" "arm64 image, runs as aarch64, --version" runs_emulated "$debian_arm64"
+arm64_checks "$debian_arm64" "uname -m says aarch64" uname_aarch64 "$debian_arm64"
+arm64_checks "$debian_arm64" "wrapper registered with update-alternatives" debian_layout "$debian_arm64"
+arm64_checks "$debian_arm64" "the release's arm64 binary, next to arm64 iptables" installed_binary "$debian_arm64" arm64
+arm64_checks "$debian_arm64" "verify after install" verify_installed "$debian_arm64"
+arm64_checks distroless-arm64 "arm64 image, runs as aarch64, --version" runs_emulated distroless-arm64
+arm64_checks distroless-arm64 "no shell or package manager in the image" distroless_has_no_shell distroless-arm64
+arm64_checks distroless-arm64 "the six names in /usr/sbin link to the wrapper" distroless_installed distroless-arm64
+arm64_checks distroless-arm64 "the release's arm64 binary, next to arm64 iptables" installed_binary distroless-arm64 arm64
+arm64_checks distroless-arm64 "verify after install (exec form)" verify_installed distroless-arm64
+
+for pair in "debian:debian-$layout_suite:$debian_arm64" distroless:distroless:distroless-arm64; do
+    IFS=: read -r list a b <<<"$pair"
+    label="$list: one manifest list for linux/amd64 and linux/arm64, saved as an OCI archive"
+    if is_built "$a" && is_built "$b"; then
+        check "$label" manifest "$list" "$a" "$b"
+    else
+        skip "$label" "image not built"
+    fi
 done
 
 cleanup
