@@ -65,7 +65,7 @@ pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
             Ok(())
         }
         Some(Long("version") | Short('V')) => {
-            println!("iptables-wrapper {}", env!("CARGO_PKG_VERSION"));
+            println!("{}", crate::build_info::version_line());
             Ok(())
         }
         Some(Value(cmd)) if cmd == "detect" => detect_cmd(argv0, parser),

@@ -9,6 +9,7 @@
 //! `verify` are the entry points; `report` renders decisions and states.
 
 pub mod alternatives;
+pub mod build_info;
 pub mod cli;
 pub mod deadline;
 pub mod detect;
