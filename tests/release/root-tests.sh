@@ -25,7 +25,8 @@ target=x86_64-unknown-linux-gnu
 echo "iptables-wrapper: building the tests with the build root's cargo 1.85.1 (trixie), running them on this machine" >&2
 json=$(RUSTFLAGS="-C target-feature=+crt-static" tests/release/inroot.sh amd64 \
   cargo test --no-run --message-format=json --target "$target" "${build[@]}")
-mapfile -t exes < <(grep -o '"executable":"[^"]*"' <<<"$json" | cut -d'"' -f4)
+# Test harnesses only: the package's own binary is built for the tests too.
+mapfile -t exes < <(grep -E '"profile":\{[^}]*"test":true' <<<"$json" | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
 if [ "${#exes[@]}" -eq 0 ]; then
   echo "iptables-wrapper: cargo built no test binaries for: cargo test ${build[*]}" >&2
   exit 1
