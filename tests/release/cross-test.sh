@@ -27,7 +27,7 @@ export RUSTFLAGS="-C target-feature=+crt-static"
 
 if [ ! -f "$layout_c" ]; then
   if [ "${CROSS_TEST_LAYOUT:-}" != skip ]; then
-    echo "iptables-wrapper: $layout_c is missing: the unit tests cannot be held to each target's uapi layout." >&2
+    echo "iptables-wrapper: $layout_c is missing: the unit tests cannot be held to each target's uapi layout, which cross-test requires (CROSS_TEST_LAYOUT=skip runs without it, for debugging only)." >&2
     exit 1
   fi
   echo "cross-test: WARNING: CROSS_TEST_LAYOUT=skip, running without $layout_c" >&2
