@@ -5,6 +5,8 @@ SHELL := /bin/bash
 # cargo on PATH when recent enough, else the build root's (see "Releases").
 CARGO := bash tests/release/cargo.sh
 CARGO_WHERE := $(shell bash tests/release/cargo.sh --which)
+# The build root's cargo needs mmdebstrap on this machine first.
+TOOLCHAIN_DEPS := $(if $(filter build-root,$(CARGO_WHERE)),release-deps)
 TARGET := $(or $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p'),$(shell uname -m)-unknown-linux-gnu)
 # What --version names: the commit (with -dirty for uncommitted changes).
 COMMIT := $(shell git rev-parse --short=7 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
@@ -27,7 +29,7 @@ export ROOTFS_CACHE SUITES
 
 all: build
 
-build:
+build: $(TOOLCHAIN_DEPS)
 	IPTABLES_WRAPPER_COMMIT=$(COMMIT) IPTABLES_WRAPPER_TARGET=$(TARGET) RUSTFLAGS="$(STATIC_FLAGS)" $(CARGO) build --release --locked --target $(TARGET)
 	mkdir -p bin
 	cp target/$(TARGET)/release/iptables-wrapper $(BIN).tmp && mv $(BIN).tmp $(BIN)
@@ -61,12 +63,12 @@ rootfs: deps
 	  fi; \
 	done
 
-lint: deps
+lint: deps $(TOOLCHAIN_DEPS)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 	shellcheck -x installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh tests/release/*.sh
 
-unit-test:
+unit-test: $(TOOLCHAIN_DEPS)
 	$(CARGO) test --locked --lib --bins
 
 # Without a recent cargo the tests are built in the build root and run here.

@@ -48,7 +48,10 @@ if [ -e "$root/.complete" ]; then
   exit 0
 fi
 
-for tool in mmdebstrap arch-test; do
+tools=(mmdebstrap)
+# arch-test tells mmdebstrap whether a foreign architecture can run here.
+[ "$arch" = amd64 ] || tools+=(arch-test)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || {
     echo "iptables-wrapper: buildroot.sh needs $tool (Debian package $tool; \`make release-deps\` installs it)" >&2
     exit 1
