@@ -83,8 +83,7 @@ demo: deps build rootfs
 	bash tests/demo.sh
 
 clean:
-	$(CARGO) clean
-	rm -rf bin dist
+	rm -rf target bin dist
 
 # Builds the images in images/ with podman from local root file systems and
 # runs the first-call scenarios in them.

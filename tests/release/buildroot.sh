@@ -59,6 +59,13 @@ for tool in "${tools[@]}"; do
 done
 
 mkdir -p "$cache"
+# One builder per root: another make (another worktree) may be building it.
+exec 9>"$cache/$suite-$arch.lock"
+flock 9
+if [ -e "$root/.complete" ]; then
+  echo "$root"
+  exit 0
+fi
 sources=$(mktemp)
 log=$cache/$suite-$arch.log
 trap 'rm -f "$sources"' EXIT
