@@ -118,7 +118,7 @@ done
 [ -x "$bin" ] || die "no wrapper binary at $bin"
 binfmt=/proc/sys/fs/binfmt_misc/qemu-aarch64
 # F, so that it works in chroots; P, so that argv[0] reaches the multi
-# binaries (see tests/images/binfmt.sh).
+# binaries (see tests/release/binfmt.sh).
 if ! grep -qx enabled "$binfmt" 2>/dev/null || ! grep -q '^flags: .*P' "$binfmt" || ! grep -q '^flags: .*F' "$binfmt"; then
     die "no enabled qemu-aarch64 binfmt_misc handler with the flags P and F ($binfmt); run 'make binfmt'"
 fi
