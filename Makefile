@@ -35,7 +35,7 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  apt-get -o DPkg::Lock::Timeout=900 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $$missing; \
 	fi
 
 rootfs: deps
@@ -51,7 +51,7 @@ rootfs: deps
 lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets --locked -- -D warnings
-	shellcheck installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh
+	shellcheck installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh tests/vm/*.sh
 
 unit-test:
 	cargo test --locked --lib --bins
@@ -76,3 +76,41 @@ image-test: build rootfs
 # Prints the first-call benchmark table (see BENCHMARKS.md).
 bench: deps build rootfs
 	bash tests/bench.sh
+
+# --- The arm64 VM tests (tests/vm/) ----------------------------------------
+# The arm64 binary's kernel paths (netlink, x_tables getsockopt, the first-call
+# switch) on a real arm64 kernel: Debian's arm64 cloud kernel booted in
+# qemu-system-aarch64 (TCG, 2 cores, no network device) on an arm64 bookworm
+# root, which tests/vm/root.sh builds once with mmdebstrap (qemu-user through
+# binfmt_misc, which it registers) and caches in $(VM_CACHE). qemu-user cannot
+# test these paths: it refuses NETLINK_NETFILTER and x_tables getsockopt.
+VM_BINARY ?= dist/iptables-wrapper-linux-arm64
+VM_CACHE ?= /var/cache/iptables-wrapper-tests/vm-arm64-v1
+# The seccomp launcher (no nf_tables), static for arm64. VM_CC runs the arm64
+# cross gcc with the worktree's relative paths; once the release build root
+# is merged: VM_CC = bash tests/release/inroot.sh arm64 aarch64-linux-gnu-gcc
+VM_DENY := target/vm/deny-arm64
+VM_CC ?= bash tests/vm/cross-cc.sh
+VM_DEB_PACKAGES := qemu-system-arm qemu-user-static arch-test mmdebstrap busybox-static e2fsprogs
+export VM_CACHE
+
+.PHONY: vm-deps vm-root vm-binary vm-test
+
+vm-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(VM_DEB_PACKAGES)"
+
+vm-root: vm-deps
+	bash tests/vm/root.sh >/dev/null
+
+# The arm64 wrapper the VM runs. Once `make release` is merged this becomes
+# `$(MAKE) release RELEASE_ARCHES=arm64` (which writes $(VM_BINARY)).
+vm-binary:
+	@test -x $(VM_BINARY) || { echo "no arm64 wrapper at $(VM_BINARY): build it, or set VM_BINARY" >&2; exit 1; }
+
+$(VM_DENY): tests/seccomp/deny.c
+	mkdir -p $(@D)
+	$(VM_CC) -O2 -static -Wall -o $@.tmp tests/seccomp/deny.c
+	mv $@.tmp $@
+
+vm-test: vm-deps vm-root vm-binary $(VM_DENY)
+	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) bash tests/vm/run.sh
