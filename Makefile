@@ -114,3 +114,17 @@ $(VM_DENY): tests/seccomp/deny.c
 
 vm-test: vm-deps vm-root vm-binary $(VM_DENY)
 	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) bash tests/vm/run.sh
+
+# Captures the arm64 kernel's raw x_tables answers for a small ruleset into
+# tests/fixtures/arm64/ (see tests/vm/fixtures.sh); not part of any test run.
+VM_XTDUMP := target/vm/xtdump-arm64
+
+$(VM_XTDUMP): tests/vm/xtdump.c
+	mkdir -p $(@D)
+	$(VM_CC) -O2 -static -Wall -o $@.tmp tests/vm/xtdump.c
+	mv $@.tmp $@
+
+.PHONY: vm-fixtures
+vm-fixtures: vm-deps vm-root vm-binary $(VM_DENY) $(VM_XTDUMP)
+	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) VM_XTDUMP=$(abspath $(VM_XTDUMP)) \
+	  bash tests/vm/fixtures.sh tests/fixtures/arm64

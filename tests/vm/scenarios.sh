@@ -355,5 +355,5 @@ sc_fixtures() {
     done
     detect_json
     kernel_sources
-    js '.probes[] | select(.mode=="legacy") | tojson' | sed 's/^/FIXTURE detect probe /'
+    js '.probes[] | select(.mode=="legacy") | del(.ms) | tojson' | sed 's/^/FIXTURE detect probe /'
 }
