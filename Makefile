@@ -91,8 +91,11 @@ VM_CACHE ?= /var/cache/iptables-wrapper-tests/vm-arm64-v1
 # is merged: VM_CC = bash tests/release/inroot.sh arm64 aarch64-linux-gnu-gcc
 VM_DENY := target/vm/deny-arm64
 VM_CC ?= bash tests/vm/cross-cc.sh
-VM_DEB_PACKAGES := qemu-system-arm qemu-user-static arch-test mmdebstrap busybox-static e2fsprogs
-export VM_CACHE
+VM_DEB_PACKAGES := qemu-system-arm qemu-user-static arch-test mmdebstrap busybox-static e2fsprogs kmod
+# Registers qemu-aarch64 with binfmt_misc (flag F) for mmdebstrap; the release
+# helper's tests/release/binfmt.sh can take its place.
+VM_BINFMT ?= bash tests/vm/binfmt.sh
+export VM_CACHE VM_BINFMT
 
 .PHONY: vm-deps vm-root vm-binary vm-test
 

@@ -7,32 +7,61 @@
 # the version changes with what goes in) holds:
 #   root/        bookworm arm64 (mmdebstrap): iptables 1.8.9 (both back ends),
 #                nftables, mount (not essential in bookworm), jq (to read
-#                detect --json: python3-minimal has no
-#                json module), kmod (the kernel loads nf_tables, x_tables and
-#                overlay through modprobe), busybox-static (for initrd.img),
-#                and the cloud kernel's modules
-#   vmlinuz      Debian's linux-image-cloud-arm64 kernel
+#                detect --json: python3-minimal has no json module), kmod
+#                (the kernel loads nf_tables, x_tables and overlay through
+#                modprobe), busybox-static (for initrd.img), and the modules
+#                of Debian's linux-image-cloud-arm64 kernel
+#   vmlinuz      that kernel
 #   initrd.img   a small initramfs made here, see below
 #
-# Why it is fast: a plain mmdebstrap with the kernel took 10 min 23 s, almost
-# all of it initramfs-tools' mkinitramfs running under qemu-user. Here
-# update-initramfs is diverted to a no-op before the kernel is installed, so
-# the root takes about 2.5 minutes. The cloud kernel has ext4 and the PL011
-# serial console built in, but virtio (ring, pci, blk) as modules, so it still
-# needs an initramfs to find its disk: this script makes one on the host,
-# without emulation, from the root's static busybox and those modules, whose
-# /init loads them, mounts /dev/vda and switch_roots to the init= program.
+# Why it is fast: a plain mmdebstrap with the kernel package took 10 min 23 s,
+# almost all of it initramfs-tools' mkinitramfs running under qemu-user, and
+# unpacking the kernel's modules under emulated dpkg is slow too. Here the
+# kernel package is not installed: this machine's apt downloads it with the
+# root's apt configuration, dpkg-deb unpacks it and depmod indexes its modules,
+# all native. The cloud kernel has ext4 and the PL011 serial console built in,
+# but virtio (ring, pci, blk) as modules, so it needs an initramfs to find its
+# disk: made here too, without emulation, from the root's static busybox and
+# those modules; its /init loads them, mounts /dev/vda and switch_roots to the
+# init= program.
 #
 # mmdebstrap runs the root's maintainer scripts through qemu-user, which needs
 # binfmt_misc: $VM_BINFMT (default tests/vm/binfmt.sh) registers it.
+#
+#   tests/vm/root.sh --kernel ROOTDIR OUTDIR   (mmdebstrap's customize hook)
+#       puts the kernel's modules into ROOTDIR, and its vmlinuz and config into
+#       OUTDIR (as vmlinuz-VERSION, config-VERSION)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${VM_CACHE:-/var/cache/iptables-wrapper-tests/vm-arm64-v1}
 suite=bookworm
-packages=iptables,nftables,jq,kmod,mount,busybox-static,linux-image-cloud-arm64
+packages=iptables,nftables,jq,kmod,mount,busybox-static
+kernel_package=linux-image-cloud-arm64
 # The modules /init loads, in dependency order (modules.dep of 6.1).
 initrd_modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk"
+
+if [ "${1:-}" = --kernel ]; then
+    root=$2 out=$3
+    export APT_CONFIG=$MMDEBSTRAP_APT_CONFIG
+    # The metapackage names the versioned kernel package.
+    pkg=$(apt-cache depends --important "$kernel_package" | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n 1)
+    if [ -z "$pkg" ]; then
+        echo "iptables-wrapper: $kernel_package names no kernel package in the VM root's apt" >&2
+        exit 1
+    fi
+    # Into the root's /tmp, which apt's unprivileged downloader may write.
+    (cd "$root/tmp" && apt-get download -q "$pkg" >&2 && mv "$pkg"_*.deb "$out/kernel.deb")
+    mkdir "$out/kernel"
+    dpkg-deb -x "$out/kernel.deb" "$out/kernel"
+    version=${pkg#linux-image-}
+    mkdir -p "$root/usr/lib/modules"
+    mv "$out/kernel/lib/modules/$version" "$root/usr/lib/modules/"
+    depmod -b "$root" "$version"
+    mv "$out/kernel/boot/vmlinuz-$version" "$out/kernel/boot/config-$version" "$out/"
+    rm -rf "$out/kernel" "$out/kernel.deb"
+    exit 0
+fi
 
 complete() { [ -e "$cache/.complete" ]; }
 if complete; then
@@ -56,26 +85,24 @@ start=$SECONDS
 tmp=$cache.tmp
 rm -rf "$tmp" "$cache"
 mkdir -p "$tmp"
-echo "building the arm64 VM root in $cache (bookworm: $packages)" >&2
-# shellcheck disable=SC2016 # $1 is expanded by mmdebstrap's hook shell
+echo "building the arm64 VM root in $cache (bookworm: $packages; $kernel_package)" >&2
 mmdebstrap --quiet --architectures=arm64 --variant=apt --include="$packages" \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs &&
-        printf "#!/bin/sh\n# diverted by tests/vm/root.sh: the VM boots its own initrd\nexit 0\n" >"$1/usr/sbin/update-initramfs" &&
-        chmod 755 "$1/usr/sbin/update-initramfs"' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt=force-unsafe-io \
+    --customize-hook="\"$here/tests/vm/root.sh\" --kernel \"\$1\" \"$tmp\"" \
     "$suite" "$tmp/root" >&2
 
-kernels=("$tmp"/root/boot/vmlinuz-*)
+kernels=("$tmp"/vmlinuz-*)
 if [ "${#kernels[@]}" != 1 ] || [ ! -f "${kernels[0]}" ]; then
-    echo "iptables-wrapper: expected one kernel in the VM root, found: ${kernels[*]}" >&2
+    echo "iptables-wrapper: expected one kernel in $kernel_package, found: ${kernels[*]}" >&2
     exit 1
 fi
 version=${kernels[0]##*/vmlinuz-}
-cp "${kernels[0]}" "$tmp/vmlinuz"
+mv "${kernels[0]}" "$tmp/vmlinuz"
+mv "$tmp/config-$version" "$tmp/config"
 for opt in CONFIG_EXT4_FS=y CONFIG_SERIAL_AMBA_PL011_CONSOLE=y CONFIG_DEVTMPFS=y; do
-    if ! grep -qx "$opt" "$tmp/root/boot/config-$version"; then
+    if ! grep -qx "$opt" "$tmp/config"; then
         echo "iptables-wrapper: kernel $version lacks $opt, which the VM's boot relies on" >&2
         exit 1
     fi
