@@ -66,7 +66,7 @@ rootfs: deps
 lint: deps $(TOOLCHAIN_DEPS)
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
-	shellcheck -x installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh tests/release/*.sh
+	shellcheck -x installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh tests/release/*.sh tests/vm/*.sh
 
 unit-test: $(TOOLCHAIN_DEPS)
 	$(CARGO) test --locked --lib --bins
@@ -77,7 +77,7 @@ CARGO_TEST := $(if $(filter build-root,$(CARGO_WHERE)),bash tests/release/root-t
 integration-test: build rootfs
 	IPTABLES_WRAPPER_BIN=$(CURDIR)/$(BIN) $(CARGO_TEST) --locked --test '*' -- --test-threads=4
 
-test: deps lint unit-test integration-test image-test cross-test reproducible-test
+test: deps lint unit-test integration-test cross-test image-test vm-test reproducible-test
 
 demo: deps build rootfs
 	bash tests/demo.sh
@@ -167,3 +167,55 @@ rootfs-arm64: deps binfmt
 
 image-test: $(IMAGE_RELEASE) rootfs rootfs-arm64 binfmt
 	IPTABLES_WRAPPER_DIST=$(IMAGE_DIST) bash tests/images.sh
+
+# --- The arm64 VM tests (tests/vm/) ----------------------------------------
+# The arm64 binary's kernel paths (netlink, x_tables getsockopt, the first-call
+# switch) on a real arm64 kernel: Debian's arm64 cloud kernel booted in
+# qemu-system-aarch64 (TCG, 2 cores, no network device) on an arm64 bookworm
+# root, which tests/vm/root.sh builds once with mmdebstrap (qemu-user through
+# binfmt_misc, which it registers) and caches in $(VM_CACHE). qemu-user cannot
+# test these paths: it refuses NETLINK_NETFILTER and x_tables getsockopt.
+VM_BINARY ?= dist/iptables-wrapper-linux-arm64
+VM_CACHE ?= /var/cache/iptables-wrapper-tests/vm-arm64-v1
+# The seccomp launcher (no nf_tables), static for arm64, built by the arm64
+# build root's cross gcc (the root `make release RELEASE_ARCHES=arm64` makes).
+VM_DENY := target/vm/deny-arm64
+VM_CC ?= bash tests/release/inroot.sh arm64 aarch64-linux-gnu-gcc
+VM_DEB_PACKAGES := qemu-system-arm qemu-user-static arch-test mmdebstrap busybox-static e2fsprogs kmod
+# Registers qemu-aarch64 with binfmt_misc (flags P and F) for mmdebstrap.
+VM_BINFMT ?= bash tests/release/binfmt.sh
+export VM_CACHE VM_BINFMT
+
+.PHONY: vm-deps vm-root vm-binary vm-test
+
+vm-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(VM_DEB_PACKAGES)"
+
+vm-root: vm-deps
+	bash tests/vm/root.sh >/dev/null
+
+# The arm64 wrapper the VM runs: the release build (writes $(VM_BINARY)).
+vm-binary:
+	$(MAKE) release RELEASE_ARCHES=arm64
+
+$(VM_DENY): tests/seccomp/deny.c | vm-binary
+	mkdir -p $(@D)
+	$(VM_CC) -O2 -static -Wall -o $@.tmp tests/seccomp/deny.c
+	mv $@.tmp $@
+
+vm-test: vm-deps vm-root vm-binary $(VM_DENY)
+	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) bash tests/vm/run.sh
+
+# Captures the arm64 kernel's raw x_tables answers for a small ruleset into
+# tests/fixtures/arm64/ (see tests/vm/fixtures.sh); not part of any test run.
+VM_XTDUMP := target/vm/xtdump-arm64
+
+$(VM_XTDUMP): tests/vm/xtdump.c | vm-binary
+	mkdir -p $(@D)
+	$(VM_CC) -O2 -static -Wall -o $@.tmp tests/vm/xtdump.c
+	mv $@.tmp $@
+
+.PHONY: vm-fixtures
+vm-fixtures: vm-deps vm-root vm-binary $(VM_DENY) $(VM_XTDUMP)
+	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) VM_XTDUMP=$(abspath $(VM_XTDUMP)) \
+	  bash tests/vm/fixtures.sh tests/fixtures/arm64
