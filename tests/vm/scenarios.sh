@@ -194,7 +194,9 @@ sc_split() {
     holds iptables nft "$R4" "the IPv4 rule" 0
     names_lead legacy nft
     cmd VERIFY "$w" verify
-    check "verify" "$(cat /tmp/VERIFY.out)" "switched: IPv4 legacy, IPv6 nft"
+    # The state, then the record of who switched, when and why.
+    check_prefix "verify" "$(cat /tmp/VERIFY.out)" \
+        "switched: IPv4 legacy, IPv6 nft (by the first call of ip6tables at "
 }
 
 # 6. A kernel without nf_tables (the seccomp launcher refuses its netlink
@@ -230,9 +232,10 @@ sc_verify() {
     iptables -V >/dev/null 2>&1
     cmd V1 "$w" verify
     check "verify after the switch: exit status" "$rc" 0
-    check "verify after the switch" "$(cat /tmp/V1.out)" "switched: nft"
+    check_prefix "verify after the switch" "$(cat /tmp/V1.out)" "switched: nft (by the first call of iptables at "
     "$w" verify --json >/tmp/v.json || true
     check "verify --json state" "$(js .state /tmp/v.json)" switched
+    check "verify --json record" "$(js '.record.status + " " + .record.record.trigger' /tmp/v.json)" "current first-call"
     check "verify --json leads_to" "$(js '[.names[].leads_to] | join(" ")' /tmp/v.json)" "nft nft nft nft nft nft"
     ln -sf /usr/sbin/xtables-missing-multi /usr/sbin/iptables-save
     cmd V2 "$w" verify
