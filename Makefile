@@ -2,7 +2,14 @@
 # `make test` and `make demo` install the system packages they need.
 
 SHELL := /bin/bash
-TARGET := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+# cargo on PATH when recent enough, else the build root's (see "Releases").
+CARGO := bash tests/release/cargo.sh
+CARGO_WHERE := $(shell bash tests/release/cargo.sh --which)
+# The build root's cargo needs mmdebstrap on this machine first.
+TOOLCHAIN_DEPS := $(if $(filter build-root,$(CARGO_WHERE)),release-deps)
+TARGET := $(or $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p'),$(shell uname -m)-unknown-linux-gnu)
+# What --version names: the commit (with -dirty for uncommitted changes).
+COMMIT := $(shell git rev-parse --short=7 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 STATIC_FLAGS := -C target-feature=+crt-static
 BIN := bin/iptables-wrapper
 # Debian root file systems for the integration tests, built once by
@@ -17,12 +24,13 @@ SUITES ?= bookworm trixie
 DEB_PACKAGES := iptables mmdebstrap busybox-static podman runc shellcheck dash gcc libc6-dev strace
 export ROOTFS_CACHE SUITES
 
-.PHONY: all build deps rootfs test unit-test integration-test lint image-test demo bench clean
+.PHONY: all build deps rootfs test unit-test integration-test lint image-test demo bench clean \
+	release-deps release cross-test reproducible-test
 
 all: build
 
-build:
-	RUSTFLAGS="$(STATIC_FLAGS)" cargo build --release --locked --target $(TARGET)
+build: $(TOOLCHAIN_DEPS)
+	IPTABLES_WRAPPER_COMMIT=$(COMMIT) IPTABLES_WRAPPER_TARGET=$(TARGET) RUSTFLAGS="$(STATIC_FLAGS)" $(CARGO) build --release --locked --target $(TARGET)
 	mkdir -p bin
 	cp target/$(TARGET)/release/iptables-wrapper $(BIN).tmp && mv $(BIN).tmp $(BIN)
 	@ldd $(BIN) 2>&1 | grep -Eq 'statically linked|not a dynamic executable' || { ldd $(BIN); echo "$(BIN) is dynamically linked" >&2; exit 1; }
@@ -30,13 +38,20 @@ build:
 
 # Installs the Debian packages the tests and the demo use, when missing.
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	@$(call apt_install,$(DEB_PACKAGES))
+
+# $(call apt_install,PACKAGES): installs the Debian packages that are missing,
+# by name, and says which.
+define apt_install
+missing=""; for p in $(1); do \
+  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages:$$missing"; \
+  apt-get -o DPkg::Lock::Timeout=900 update -q && \
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $$missing; \
+fi
+endef
 
 rootfs: deps
 	@for s in $(SUITES); do \
@@ -48,29 +63,64 @@ rootfs: deps
 	  fi; \
 	done
 
-lint: deps
-	cargo fmt --check
-	cargo clippy --all-targets --locked -- -D warnings
-	shellcheck installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh
+lint: deps $(TOOLCHAIN_DEPS)
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+	shellcheck -x installer/*.sh tests/*.sh tests/images/*.sh tests/common/*.sh tests/release/*.sh tests/vm/*.sh
 
-unit-test:
-	cargo test --locked --lib --bins
+unit-test: $(TOOLCHAIN_DEPS)
+	$(CARGO) test --locked --lib --bins
+
+# Without a recent cargo the tests are built in the build root and run here.
+CARGO_TEST := $(if $(filter build-root,$(CARGO_WHERE)),bash tests/release/root-tests.sh,$(CARGO) test)
 
 integration-test: build rootfs
-	IPTABLES_WRAPPER_BIN=$(CURDIR)/$(BIN) cargo test --locked --test '*' -- --test-threads=4
+	IPTABLES_WRAPPER_BIN=$(CURDIR)/$(BIN) $(CARGO_TEST) --locked --test '*' -- --test-threads=4
 
-test: deps lint unit-test integration-test image-test
+test: deps lint unit-test integration-test cross-test image-test vm-test reproducible-test
 
 demo: deps build rootfs
 	bash tests/demo.sh
 
 clean:
-	cargo clean
-	rm -rf bin
+	rm -rf target bin dist
 
 # Prints the first-call benchmark table (see BENCHMARKS.md).
 bench: deps build rootfs
 	bash tests/bench.sh
+
+# ---- Releases and other architectures (issue 14; README "Releases") ----
+# Static binaries for each architecture, built inside cached Debian build
+# roots (tests/release/buildroot.sh, in $(BUILD_ROOT_CACHE)) with trixie's
+# rustc 1.85.1, amd64 included. The host only gets Debian packages by name;
+# foreign architectures exist only inside the roots.
+RELEASE_ARCHES ?= amd64 arm64 arm ppc64le s390x
+# What `make test` builds and runs under qemu-user: the architectures this
+# machine's archive serves (ppc64le and s390x fail at their roots today).
+CROSS_ARCHES ?= amd64 arm64 arm
+# The architecture the reproducibility test builds twice.
+REPRO_ARCHES ?= arm64
+BUILD_ROOT_CACHE ?= /var/cache/iptables-wrapper-build/v1
+RELEASE_DEB_PACKAGES := mmdebstrap arch-test qemu-user-static git ca-certificates
+export RELEASE_ARCHES CROSS_ARCHES REPRO_ARCHES BUILD_ROOT_CACHE
+
+release-deps:
+	@$(call apt_install,$(RELEASE_DEB_PACKAGES))
+
+# dist/iptables-wrapper-linux-<arch> and dist/SHA256SUMS for $(RELEASE_ARCHES).
+release: release-deps
+	bash tests/release/build.sh
+
+# Unit tests under qemu-user for $(CROSS_ARCHES), held to each target's uapi
+# layout, and --version of each release binary (registers binfmt_misc).
+cross-test: release-deps
+	RELEASE_ARCHES="$(CROSS_ARCHES)" bash tests/release/build.sh
+	bash tests/release/cross-test.sh
+
+# Two release builds of $(REPRO_ARCHES) from clones at different paths give
+# the same bytes.
+reproducible-test: release-deps
+	bash tests/release/reproducible.sh
 
 # --- Images for linux/amd64 and linux/arm64 ------------------------------
 # `make image-test` builds images/Dockerfile.debian and Dockerfile.distroless
@@ -93,7 +143,7 @@ IMAGE_ROOTFS_CACHE ?= /var/cache/iptables-wrapper-tests/images-v1
 IMAGE_ROOTFS_PACKAGES := iptables
 IMAGE_SUITE := $(lastword $(SUITES))
 # Registers qemu-user's handlers with binfmt_misc (flags P and F), once per boot.
-BINFMT := bash tests/images/binfmt.sh
+BINFMT := bash tests/release/binfmt.sh
 DEB_PACKAGES += qemu-user-static arch-test jq
 export IMAGE_ROOTFS_CACHE
 
@@ -117,3 +167,55 @@ rootfs-arm64: deps binfmt
 
 image-test: $(IMAGE_RELEASE) rootfs rootfs-arm64 binfmt
 	IPTABLES_WRAPPER_DIST=$(IMAGE_DIST) bash tests/images.sh
+
+# --- The arm64 VM tests (tests/vm/) ----------------------------------------
+# The arm64 binary's kernel paths (netlink, x_tables getsockopt, the first-call
+# switch) on a real arm64 kernel: Debian's arm64 cloud kernel booted in
+# qemu-system-aarch64 (TCG, 2 cores, no network device) on an arm64 bookworm
+# root, which tests/vm/root.sh builds once with mmdebstrap (qemu-user through
+# binfmt_misc, which it registers) and caches in $(VM_CACHE). qemu-user cannot
+# test these paths: it refuses NETLINK_NETFILTER and x_tables getsockopt.
+VM_BINARY ?= dist/iptables-wrapper-linux-arm64
+VM_CACHE ?= /var/cache/iptables-wrapper-tests/vm-arm64-v1
+# The seccomp launcher (no nf_tables), static for arm64, built by the arm64
+# build root's cross gcc (the root `make release RELEASE_ARCHES=arm64` makes).
+VM_DENY := target/vm/deny-arm64
+VM_CC ?= bash tests/release/inroot.sh arm64 aarch64-linux-gnu-gcc
+VM_DEB_PACKAGES := qemu-system-arm qemu-user-static arch-test mmdebstrap busybox-static e2fsprogs kmod
+# Registers qemu-aarch64 with binfmt_misc (flags P and F) for mmdebstrap.
+VM_BINFMT ?= bash tests/release/binfmt.sh
+export VM_CACHE VM_BINFMT
+
+.PHONY: vm-deps vm-root vm-binary vm-test
+
+vm-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(VM_DEB_PACKAGES)"
+
+vm-root: vm-deps
+	bash tests/vm/root.sh >/dev/null
+
+# The arm64 wrapper the VM runs: the release build (writes $(VM_BINARY)).
+vm-binary:
+	$(MAKE) release RELEASE_ARCHES=arm64
+
+$(VM_DENY): tests/seccomp/deny.c | vm-binary
+	mkdir -p $(@D)
+	$(VM_CC) -O2 -static -Wall -o $@.tmp tests/seccomp/deny.c
+	mv $@.tmp $@
+
+vm-test: vm-deps vm-root vm-binary $(VM_DENY)
+	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) bash tests/vm/run.sh
+
+# Captures the arm64 kernel's raw x_tables answers for a small ruleset into
+# tests/fixtures/arm64/ (see tests/vm/fixtures.sh); not part of any test run.
+VM_XTDUMP := target/vm/xtdump-arm64
+
+$(VM_XTDUMP): tests/vm/xtdump.c | vm-binary
+	mkdir -p $(@D)
+	$(VM_CC) -O2 -static -Wall -o $@.tmp tests/vm/xtdump.c
+	mv $@.tmp $@
+
+.PHONY: vm-fixtures
+vm-fixtures: vm-deps vm-root vm-binary $(VM_DENY) $(VM_XTDUMP)
+	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) VM_XTDUMP=$(abspath $(VM_XTDUMP)) \
+	  bash tests/vm/fixtures.sh tests/fixtures/arm64

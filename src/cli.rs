@@ -162,7 +162,7 @@ pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
             Ok(())
         }
         Some(Long("version") | Short('V')) => {
-            println!("iptables-wrapper {}", env!("CARGO_PKG_VERSION"));
+            println!("{}", crate::build_info::version_line());
             Ok(())
         }
         Some(Value(cmd)) => match find(&cmd) {

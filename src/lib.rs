@@ -14,6 +14,7 @@
 //! writes and reads our JSON.
 
 pub mod alternatives;
+pub mod build_info;
 pub mod cli;
 pub mod deadline;
 pub mod decide;

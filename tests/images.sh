@@ -120,7 +120,7 @@ done
 [ -x "$bin" ] || die "no wrapper binary at $bin"
 binfmt=/proc/sys/fs/binfmt_misc/qemu-aarch64
 # F, so that it works in chroots; P, so that argv[0] reaches the multi
-# binaries (see tests/images/binfmt.sh).
+# binaries (see tests/release/binfmt.sh).
 if ! grep -qx enabled "$binfmt" 2>/dev/null || ! grep -q '^flags: .*P' "$binfmt" || ! grep -q '^flags: .*F' "$binfmt"; then
     die "no enabled qemu-aarch64 binfmt_misc handler with the flags P and F ($binfmt); run 'make binfmt'"
 fi
@@ -549,6 +549,47 @@ distroless_has_no_shell() { # NAME
     grep -qx 'usr/sbin/iptables-wrapper' "$work/logs/$1.files" || { echo "no usr/sbin/iptables-wrapper"; rc=1; }
     return "$rc"
 }
+# `switch -- COMMAND` as a distroless ENTRYPOINT runs it (exec form, no
+# shell): it switches the names to the hinted mode at container start, prints
+# its decision on stderr, writes the record, then becomes COMMAND (here
+# iptables-restore, with rules on stdin) with its stdin and exit status.
+distroless_switch() { # MODE
+    local mode=$1
+    local holder=ipw-test-$run_id-holder-switch-$mode dl=ipw-test-$run_id-distroless-switch-$mode
+    local after=localhost/ipw-test-distroless-switch-after-$mode:$run_id
+    local out=$work/logs/distroless-switch-$mode.out err=$work/logs/distroless-switch-$mode.err status
+    track container "$holder"
+    track container "$dl"
+    track image "$after"
+    "${podman[@]}" run -d --name "$holder" "${run_opts[@]}" "$(base_image "$layout_suite")" sleep infinity >/dev/null
+    local wrong=nft
+    [ "$mode" = nft ] && wrong=legacy
+    "${podman[@]}" exec "$holder" /bin/sh -ec "iptables-$mode -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk "iptables-$wrong")"
+    "${podman[@]}" create --name "$dl" --privileged --network "container:$holder" "${limits[@]}" -i \
+        --entrypoint '["/usr/sbin/iptables-wrapper", "switch", "--"]' \
+        "localhost/ipw-test-distroless:$run_id" iptables-restore --noflush >/dev/null
+    dl_links "$dl" iptables-wrapper iptables-wrapper
+    printf '%s\n' '*filter' ':SWITCH-TEST - [0:0]' '-A SWITCH-TEST -j RETURN' 'COMMIT' |
+        timeout 120 "${podman[@]}" start -a -i "$dl" >"$out" 2>"$err" || true
+    status=$(podman inspect -f '{{.State.ExitCode}}' "$dl")
+    cat "$out"
+    echo "stderr:"
+    cat "$err"
+    [ "$status" = 0 ] || { echo "switch -- iptables-restore exited $status"; return 1; }
+    grep -q "^iptables-wrapper: $mode (" "$err" || { echo "switch did not print its decision ($mode) on stderr"; return 1; }
+    [ ! -s "$out" ] || { echo "switch printed on stdout, which belongs to the command"; return 1; }
+    "${podman[@]}" exec "$holder" "iptables-$mode-save" -t filter | grep -q -- '-A SWITCH-TEST -j RETURN' ||
+        { echo "the rules given on stdin are not in the $mode ruleset"; return 1; }
+    dl_links "$dl" "xtables-$mode-multi" "xtables-$mode-multi"
+    podman commit -q "$dl" "$after" >/dev/null
+    # The committed image keeps the ENTRYPOINT: verify runs as switch's
+    # COMMAND, after switch's "already switched" note on stderr.
+    dl_verify "$after" "switched: $mode" '"consistent":true' '"state":"switched"' "\"mode\":\"$mode\"" \
+        '"status":"current"' '"trigger":"switch"'
+    podman rm -f -t 0 "$dl" >/dev/null
+    podman rmi "$after" >/dev/null
+    podman rm -f -t 0 "$holder" >/dev/null
+}
 distroless_scenarios() {
     local mode first label
     for mode in legacy nft split; do
@@ -750,6 +791,14 @@ else
     skip "distroless: verify after install (exec form)" "image not built"
 fi
 distroless_scenarios
+for mode in legacy nft; do
+    label="distroless: switch -- iptables-restore as the entrypoint, $(describe_mode "$mode")"
+    if is_built distroless; then
+        check "$label" distroless_switch "$mode"
+    else
+        skip "$label" "image not built"
+    fi
+done
 
 if is_built alpine-layout; then
     check "alpine-layout: busybox /bin/sh, names in /sbin linked to the wrapper, no alternatives tool" alpine_layout alpine-layout

@@ -26,10 +26,14 @@
  * deciding.
  *
  * The first rule that matches a call decides it. SOCK_CLOEXEC and
- * SOCK_NONBLOCK or'ed into the type are ignored. x86_64 only (it does not
- * build elsewhere); a system call made through another ABI (32-bit int 0x80)
- * kills the process rather than slip past the filter. Raw BPF, no
- * libseccomp.
+ * SOCK_NONBLOCK or'ed into the type are ignored. Builds for x86_64 and
+ * arm64 (the arm64 VM tests, tests/vm/), and refuses to build elsewhere: the
+ * filter compares the audit architecture and socket(2)'s number, which are
+ * per ABI (x86_64: AUDIT_ARCH_X86_64, 41; arm64: AUDIT_ARCH_AARCH64, 198).
+ * A system call made through another ABI (x86_64's 32-bit int 0x80, arm64's
+ * 32-bit compat mode) kills the process rather than slip past the filter.
+ * Both are little-endian, so an argument's low 32 bits are at its offset.
+ * Raw BPF, no libseccomp.
  *
  * Exit status: CMD's, or 125 for bad arguments or a filter that cannot be
  * installed, 127 when CMD cannot be run.
@@ -49,8 +53,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if !defined(__x86_64__)
-#error "deny.c only builds for x86_64"
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__) && defined(__AARCH64EL__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "deny.c only builds for x86_64 and little-endian arm64"
 #endif
 
 #define ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
@@ -136,7 +144,7 @@ int main(int argc, char **argv)
      * socket(2) is allowed. Jump targets to the final ALLOW
      * are patched once the length is known. */
     emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
-    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 1, 0));
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
     emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
     unsigned to_allow = n;
