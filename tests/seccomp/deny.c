@@ -16,6 +16,9 @@
  *                        NETLINK_NETFILTER) fails with EPERM
  *   raw-nonblock-eperm   socket(AF_INET or AF_INET6, SOCK_RAW | SOCK_NONBLOCK,
  *                        *) fails with EPERM
+ *   link-eperm           link(2) and linkat(2) fail with EPERM: a file
+ *                        system or a policy that refuses hard links (the
+ *                        wrapper then makes one symlink per name)
  *
  * These two refuse only the sockets the wrapper's kernel probes open, not
  * those of the iptables commands it falls back to: libmnl's mnl_socket_open
@@ -25,7 +28,8 @@
  * the wrapper's own requests, so that the fallback to a process can be seen
  * deciding.
  *
- * The first rule that matches a call decides it. SOCK_CLOEXEC and
+ * The first rule that matches a call decides it (link-eperm is checked
+ * before the socket rules, whatever its place in RULES). SOCK_CLOEXEC and
  * SOCK_NONBLOCK or'ed into the type are ignored. x86_64 only (it does not
  * build elsewhere); a system call made through another ABI (32-bit int 0x80)
  * kills the process rather than slip past the filter. Raw BPF, no
@@ -118,12 +122,20 @@ static void raw_inet_nonblock(int err)
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
 }
 
+/* link(2), linkat(2) -> errno; the accumulator holds the system call number */
+static void hard_link(int err)
+{
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_link, 1, 0));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_linkat, 0, 1));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: deny RULES -- CMD [ARGS...]\n"
             "RULES: comma list of nft-eprotonosupport, netlink-eperm, raw-eperm, raw-eafnosupport,\n"
-            "       netlink-cloexec-eperm, raw-nonblock-eperm\n");
+            "       netlink-cloexec-eperm, raw-nonblock-eperm, link-eperm\n");
     exit(125);
 }
 
@@ -132,21 +144,28 @@ int main(int argc, char **argv)
     if (argc < 4 || strcmp(argv[2], "--") != 0)
         usage();
 
-    /* Header: another ABI's system call kills the process; anything but
-     * socket(2) is allowed. Jump targets to the final ALLOW
-     * are patched once the length is known. */
+    /* Header: another ABI's system call kills the process; the rules on
+     * system call numbers (link-eperm) come next; then anything but
+     * socket(2) is allowed. Jump targets to the final ALLOW are patched
+     * once the length is known. */
     emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
     emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
     emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
-    unsigned to_allow = n;
-    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 0));
-
     char *rules = strdup(argv[1]);
     if (!rules || !*rules)
         usage();
+    char *copy = strdup(rules);
+    for (char *save = NULL, *r = strtok_r(copy, ",", &save); r; r = strtok_r(NULL, ",", &save))
+        if (strcmp(r, "link-eperm") == 0)
+            hard_link(EPERM);
+    unsigned to_allow = n;
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 0));
+
     for (char *save = NULL, *r = strtok_r(rules, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-        if (strcmp(r, "nft-eprotonosupport") == 0)
+        if (strcmp(r, "link-eperm") == 0)
+            continue;
+        else if (strcmp(r, "nft-eprotonosupport") == 0)
             netfilter_netlink(EPROTONOSUPPORT);
         else if (strcmp(r, "netlink-eperm") == 0)
             netfilter_netlink(EPERM);
