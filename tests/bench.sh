@@ -28,6 +28,9 @@
 #                     wrapper installed, under a fresh overlay, chroot)
 #   BENCH_ROOT        the Debian root for alternatives (default
 #                     $ROOTFS_CACHE/bookworm, see `make rootfs`)
+#   BENCH_FSOPS_REPS  repetitions of the switch's system calls timed alone
+#                     (measure.py fsops), per plain-link kind in BENCH_FS
+#                     (default 200; 0 for none)
 #   BENCH_SOURCES     probe sources to compare, values of IPTABLES_WRAPPER_PROBES
 #                     (default "kernel process"; "auto" is allowed too)
 #   BENCH_RULES_PER_CHAIN  put the rules in user chains of this many rules,
@@ -89,7 +92,7 @@ python=/usr/bin/python3
 # The command line, for the record: any settings given, then how it was run.
 cmd="bash tests/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && cmd="make bench"
-for v in BENCH_SIZES BENCH_CASES BENCH_FS BENCH_SOURCES BENCH_RULES_PER_CHAIN BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
+for v in BENCH_SIZES BENCH_CASES BENCH_FS BENCH_FSOPS_REPS BENCH_SOURCES BENCH_RULES_PER_CHAIN BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
     [ -n "${!v:-}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 
@@ -127,6 +130,19 @@ for n in $sizes; do
     done
     rm -f "$work/rules"
 done
+fsops=$work/fsops.jsonl
+: >"$fsops"
+if [ "${BENCH_FSOPS_REPS:-200}" -gt 0 ]; then
+    for k in $kinds; do
+        [ "$k" = alternatives ] && continue
+        echo "bench: $k, the switch's system calls alone, ${BENCH_FSOPS_REPS:-200} repetitions; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+        rm -rf "$work/scratch"
+        mkdir "$work/scratch"
+        unshare --mount -- "$python" "$here/tests/bench/measure.py" fsops --fs "$k" \
+            --scratch "$work/scratch" --bin "$work/iptables-wrapper" \
+            --reps "${BENCH_FSOPS_REPS:-200}" --multi-dir "$multi_dir" >>"$fsops"
+    done
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 report_out=()
@@ -134,7 +150,7 @@ report_out=()
 "$python" "$here/tests/bench/measure.py" report "$results" \
     --bin "$work/iptables-wrapper" --multi-dir "$multi_dir" --command "$cmd" \
     --load-before "$load_before" --load-after "$load_after" \
-    --floor "$(cat "$work/floor")" \
+    --floor "$(cat "$work/floor")" --fsops "$fsops" \
     --version "$("$work/iptables-wrapper" --version)" "${report_out[@]}"
 if [ "$out" != "-" ]; then
     echo "bench: wrote $out" >&2

@@ -10,6 +10,10 @@
                                         it as root inside a fresh `unshare --net
                                         --mount --pid` namespace. Prints one JSON
                                         object.
+    measure.py fsops --fs tmpfs|overlay|ext4 --scratch DIR --bin WRAPPER [--reps R]
+                                        time the switch's system calls alone, one
+                                        symlink per name against one per mode; run
+                                        it as root in a private mount namespace
     measure.py report RESULTS.jsonl --bin WRAPPER --out BENCHMARKS.md --command CMD
                                         print the Markdown tables, and update the
                                         generated block of BENCHMARKS.md
@@ -305,6 +309,72 @@ class AlternativesScratch(Scratch):
         if self.mounted:
             umount(self.mnt, recursive=True)
             self.mounted = False
+
+
+# --------------------------------------------------------------------------
+# The switch's file-system work alone: the system calls a first call makes
+# to repoint the six names to one mode, without the exec around them.
+
+
+def switch_ops(d, shared):
+    """Repoints the six names in `d` at xtables-legacy-multi as the wrapper
+    does: with `shared`, one symlink, linked to every other name's temporary
+    name (as now); otherwise one symlink per name (as before). A rename
+    each. Returns the wall ns."""
+    tmp = [os.path.join(d, f".{n}.iptables-wrapper-1") for n in NAMES]
+    dst = [os.path.join(d, n) for n in NAMES]
+    t0 = time.perf_counter_ns()
+    os.symlink("xtables-legacy-multi", tmp[0])
+    for i in range(1, len(NAMES)):
+        if shared:
+            os.link(tmp[0], tmp[i], follow_symlinks=False)
+        else:
+            os.symlink("xtables-legacy-multi", tmp[i])
+        os.rename(tmp[i], dst[i])
+    os.rename(tmp[0], dst[0])
+    return time.perf_counter_ns() - t0
+
+
+def fsops(a):
+    """Times switch_ops, one symlink per name against one per mode,
+    interleaved, on a fresh directory each time: `a.fs` tmpfs, ext4 or
+    overlay (a fresh upper layer on disk, as for a first call's case).
+    Prints one JSON object. Run it as root in a private mount namespace."""
+    base = a.scratch
+    lower = os.path.join(base, "lower")
+    os.mkdir(lower)
+    lay_out(lower, a.multi_dir, a.bin)
+    mnt = os.path.join(base, "root")
+    os.mkdir(mnt)
+    if a.fs == "tmpfs":
+        mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", mnt)
+    times = {"per name": [], "per mode": []}
+    for i in range(a.reps):
+        for shared in ((False, True) if i % 2 == 0 else (True, False)):
+            if a.fs == "overlay":
+                mount("-t", "overlay", "ipw-bench", "-o",
+                      f"lowerdir={lower},{fresh(base)}", mnt)
+                settle(base)
+            else:
+                for n in os.listdir(mnt):
+                    os.remove(os.path.join(mnt, n))
+                for n in os.listdir(lower):
+                    os.symlink(os.readlink(os.path.join(lower, n)) if os.path.islink(
+                        os.path.join(lower, n)) else os.path.join(lower, n),
+                        os.path.join(mnt, n))
+                if a.fs != "tmpfs":
+                    settle(mnt)
+            times["per mode" if shared else "per name"].append(switch_ops(mnt, shared))
+            if a.fs == "overlay":
+                umount(mnt)
+    out = {"fs": a.fs, "reps": a.reps, "backing": backing_fs(mnt if a.fs == "tmpfs" else base)}
+    for k, v in times.items():
+        v = sorted(v)
+        out[k] = {"median_us": round(statistics.median(v) / 1e3, 1),
+                  "p10_us": round(v[len(v) // 10] / 1e3, 1),
+                  "p90_us": round(v[len(v) * 9 // 10] / 1e3, 1),
+                  "max_us": round(v[-1] / 1e3, 1)}
+    print(json.dumps(out))
 
 
 # --------------------------------------------------------------------------
@@ -1081,6 +1151,21 @@ def probes_table(results, n):
     return "\n".join(lines)
 
 
+def fsops_table(path):
+    """The switch's system calls alone, per kind of directory."""
+    with open(path) as f:
+        runs = [json.loads(line) for line in f if line.strip()]
+    if not runs:
+        return ""
+    lines = ["| iptables directory | reps | one symlink per name: median µs (p10 to p90, max) "
+             "| one symlink per mode: median µs (p10 to p90, max) |", "|---|---|---|---|"]
+    for r in runs:
+        cells = [f"{r[k]['median_us']:g} ({r[k]['p10_us']:g} to {r[k]['p90_us']:g}, "
+                 f"{r[k]['max_us']:g})" for k in ("per name", "per mode")]
+        lines.append(f"| {FS_LABEL[r['fs']]} | {r['reps']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
 def report(a):
     with open(a.results) as f:
         results = [json.loads(line) for line in f if line.strip()]
@@ -1109,6 +1194,12 @@ def report(a):
         "",
         hop_table(rows),
         "",
+        *(["The switch's file-system work alone (`measure.py fsops`): the system "
+           "calls that repoint the six names to one mode, timed from Python on a "
+           "fresh directory (for overlayfs, a fresh upper layer) each time, the "
+           "two ways interleaved: six symlinks and six renames (before), against "
+           "one symlink, five hard links and six renames (now):",
+           "", fsops_table(a.fsops), ""] if a.fsops and fsops_table(a.fsops) else []),
         "The largest legacy table in each no-hint case (read with "
         "`getsockopt(IPT_SO_GET_INFO)`; `IPT_SO_GET_ENTRIES` hands it over in one "
         "buffer of that size plus 40 bytes, the memory allowance without a hint):",
@@ -1195,6 +1286,12 @@ def main():
     c.add_argument("--root-base", help="the Debian root file system, for --fs alternatives")
     c.add_argument("--sources", default="kernel process",
                    help="IPTABLES_WRAPPER_PROBES values to measure, space-separated")
+    o = sub.add_parser("fsops")
+    o.add_argument("--fs", choices=["tmpfs", "overlay", "ext4"], required=True)
+    o.add_argument("--scratch", required=True)
+    o.add_argument("--bin", required=True)
+    o.add_argument("--reps", type=int, default=200)
+    o.add_argument("--multi-dir", default="/usr/sbin")
     r = sub.add_parser("report")
     r.add_argument("results")
     r.add_argument("--bin", required=True)
@@ -1205,11 +1302,14 @@ def main():
     r.add_argument("--load-after", default="?")
     r.add_argument("--version", default="?")
     r.add_argument("--floor", default="?", help="maxrss of /bin/true, KiB")
+    r.add_argument("--fsops", help="results of measure.py fsops (JSON lines)")
     a = p.parse_args()
     if a.cmd == "gen":
         gen(a.n, a.per_chain)
     elif a.cmd == "case":
         case(a)
+    elif a.cmd == "fsops":
+        fsops(a)
     else:
         report(a)
 
