@@ -19,6 +19,18 @@
 #   BENCH_SIZES       rule counts (default "0 1000 10000 100000")
 #   BENCH_CASES       cases, "MODE:HINT ..." (default
 #                     "legacy:yes nft:yes legacy:no nft:no")
+#   BENCH_FS          where the iptables directory is (default "tmpfs overlay"):
+#                     tmpfs; overlay (overlayfs with lower, upper and work
+#                     directories on the disk under /tmp, a fresh upper layer
+#                     for every first call, as in a new pod); ext4 (a plain
+#                     directory on that disk); alternatives (Debian's
+#                     alternatives layout: the cached bookworm root with the
+#                     wrapper installed, under a fresh overlay, chroot)
+#   BENCH_ROOT        the Debian root for alternatives (default
+#                     $ROOTFS_CACHE/bookworm, see `make rootfs`)
+#   BENCH_FSOPS_REPS  repetitions of the switch's system calls timed alone
+#                     (measure.py fsops), per plain-link kind in BENCH_FS
+#                     (default 200; 0 for none)
 #   BENCH_SOURCES     probe sources to compare, values of IPTABLES_WRAPPER_PROBES
 #                     (default "kernel process"; "auto" is allowed too)
 #   BENCH_RULES_PER_CHAIN  put the rules in user chains of this many rules,
@@ -36,6 +48,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 sizes=${BENCH_SIZES:-0 1000 10000 100000}
 cases=${BENCH_CASES:-legacy:yes nft:yes legacy:no nft:no}
 sources=${BENCH_SOURCES:-kernel process}
+kinds=${BENCH_FS:-tmpfs overlay}
+root_base=${BENCH_ROOT:-${ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests/v2}/bookworm}
 reps=${BENCH_REPS:-20}
 reps_large=${BENCH_REPS_LARGE:-20}
 out=${BENCH_OUT:-$here/BENCHMARKS.md}
@@ -59,6 +73,16 @@ for s in $sources; do
     esac
 done
 [ -n "${sources// /}" ] || die "BENCH_SOURCES is empty"
+for k in $kinds; do
+    case $k in
+    tmpfs | overlay | ext4) ;;
+    alternatives)
+        [ -x "$root_base/usr/sbin/xtables-nft-multi" ] || die "no Debian root at $root_base for BENCH_FS=alternatives; run 'make rootfs'"
+        ;;
+    *) die "BENCH_FS: unknown kind '$k' (use tmpfs, overlay, ext4, alternatives)" ;;
+    esac
+done
+[ -n "${kinds// /}" ] || die "BENCH_FS is empty"
 command -v unshare >/dev/null || die "unshare (util-linux) is needed"
 command -v cc >/dev/null || die "a C compiler (cc) is needed for tests/bench/maxrss.c"
 # The system Python, not a pyenv shim that may point elsewhere.
@@ -68,7 +92,7 @@ python=/usr/bin/python3
 # The command line, for the record: any settings given, then how it was run.
 cmd="bash tests/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && cmd="make bench"
-for v in BENCH_SIZES BENCH_CASES BENCH_SOURCES BENCH_RULES_PER_CHAIN BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
+for v in BENCH_SIZES BENCH_CASES BENCH_FS BENCH_FSOPS_REPS BENCH_SOURCES BENCH_RULES_PER_CHAIN BENCH_REPS BENCH_REPS_LARGE BENCH_MULTI_DIR IPTABLES_WRAPPER_BIN; do
     [ -n "${!v:-}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 
@@ -89,19 +113,36 @@ for n in $sizes; do
     r=$reps
     [ "$n" -ge 100000 ] && r=$reps_large
     "$python" "$here/tests/bench/measure.py" gen "$n" --per-chain "${BENCH_RULES_PER_CHAIN:-0}" >"$work/rules"
-    for c in $cases; do
-        mode=${c%%:*} hint=${c#*:}
-        echo "bench: $mode host, hint $hint, $n rules, sources $sources, $r repetitions" >&2
-        mkdir -p "$work/scratch"
-        unshare --net --mount --pid --fork --kill-child --mount-proc -- \
-            "$python" "$here/tests/bench/measure.py" case \
-            --mode "$mode" --hint "$hint" --n "$n" --reps "$r" \
-            --rules "$work/rules" --bin "$work/iptables-wrapper" \
-            --scratch "$work/scratch" --maxrss "$work/maxrss" --hop "$work/hop" \
-            --multi-dir "$multi_dir" --sources "$sources" >>"$results"
+    for k in $kinds; do
+        for c in $cases; do
+            mode=${c%%:*} hint=${c#*:}
+            echo "bench: $k, $mode host, hint $hint, $n rules, sources $sources, $r repetitions; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+            rm -rf "$work/scratch"
+            mkdir "$work/scratch"
+            unshare --net --mount --pid --fork --kill-child --mount-proc -- \
+                "$python" "$here/tests/bench/measure.py" case \
+                --mode "$mode" --hint "$hint" --n "$n" --reps "$r" --fs "$k" \
+                --root-base "$root_base" \
+                --rules "$work/rules" --bin "$work/iptables-wrapper" \
+                --scratch "$work/scratch" --maxrss "$work/maxrss" --hop "$work/hop" \
+                --multi-dir "$multi_dir" --sources "$sources" >>"$results"
+        done
     done
     rm -f "$work/rules"
 done
+fsops=$work/fsops.jsonl
+: >"$fsops"
+if [ "${BENCH_FSOPS_REPS:-200}" -gt 0 ]; then
+    for k in $kinds; do
+        [ "$k" = alternatives ] && continue
+        echo "bench: $k, the switch's system calls alone, ${BENCH_FSOPS_REPS:-200} repetitions; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+        rm -rf "$work/scratch"
+        mkdir "$work/scratch"
+        unshare --mount -- "$python" "$here/tests/bench/measure.py" fsops --fs "$k" \
+            --scratch "$work/scratch" --bin "$work/iptables-wrapper" \
+            --reps "${BENCH_FSOPS_REPS:-200}" --multi-dir "$multi_dir" >>"$fsops"
+    done
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 report_out=()
@@ -109,7 +150,7 @@ report_out=()
 "$python" "$here/tests/bench/measure.py" report "$results" \
     --bin "$work/iptables-wrapper" --multi-dir "$multi_dir" --command "$cmd" \
     --load-before "$load_before" --load-after "$load_after" \
-    --floor "$(cat "$work/floor")" \
+    --floor "$(cat "$work/floor")" --fsops "$fsops" \
     --version "$("$work/iptables-wrapper" --version)" "${report_out[@]}"
 if [ "$out" != "-" ]; then
     echo "bench: wrote $out" >&2

@@ -1115,3 +1115,304 @@ fn broken_alternatives_tool_still_runs_the_detected_mode() {
         }
     }
 }
+
+/// How a switch-cost scenario sets up the host, and whether link(2) works.
+#[derive(Clone, Debug)]
+struct SwitchCase {
+    suite: String,
+    /// IPv6 gets a hint of its own in nft, IPv4's is in legacy: each mode
+    /// gets three names. Otherwise both families follow IPv4's legacy hint.
+    split: bool,
+    /// link(2) fails with EPERM (tests/seccomp/deny link-eperm).
+    links_refused: bool,
+}
+
+impl std::fmt::Display for SwitchCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, {}, link(2) {}",
+            self.suite,
+            if self.split {
+                "legacy v4, nft v6"
+            } else {
+                "legacy"
+            },
+            if self.links_refused {
+                "refused"
+            } else {
+                "allowed"
+            }
+        )
+    }
+}
+
+impl SwitchCase {
+    fn all() -> Vec<SwitchCase> {
+        let mut v = Vec::new();
+        for suite in suites() {
+            for split in [false, true] {
+                for links_refused in [false, true] {
+                    v.push(SwitchCase {
+                        suite: suite.clone(),
+                        split,
+                        links_refused,
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    fn hints(&self) -> &'static str {
+        if self.split {
+            "hint legacy iptables; hint nft ip6tables"
+        } else {
+            "hint legacy iptables"
+        }
+    }
+
+    fn modes(&self) -> [Mode; 2] {
+        [
+            Mode::Legacy,
+            if self.split { Mode::Nft } else { Mode::Legacy },
+        ]
+    }
+
+    /// How many modes the names are switched to.
+    fn mode_count(&self) -> usize {
+        if self.split {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Runs `body` with the plain-link layout installed and the case's
+    /// hints set; `$POLICY` in it runs a command under the case's policy on
+    /// link(2), and tests/seccomp/deny and stepkill are there.
+    fn run(&self, body: &str) -> common::Run {
+        let policy = if self.links_refused {
+            "deny link-eperm --"
+        } else {
+            ""
+        };
+        run_case_with(
+            &self.suite,
+            Layout::Symlinks,
+            &format!("{}\nPOLICY='{policy}'\n{body}", self.hints()),
+            &[
+                (common::deny(), "/usr/local/bin/deny"),
+                (common::stepkill(), "/usr/local/bin/stepkill"),
+            ],
+        )
+    }
+
+    /// The mode the name `n` is switched to.
+    fn mode_of(&self, n: &str) -> Mode {
+        self.modes()[Family::of_command(n).index()]
+    }
+}
+
+// 12. The file-system work of a switch with plain links: at most one new
+// symlink per mode, whose other names come from link(2); where link(2) is
+// refused, one symlink per name. Every name is renamed into place, the names
+// of one mode share one inode, and no temporary name is left.
+#[test]
+fn a_switch_makes_one_symlink_per_mode() {
+    common::each(SwitchCase::all(), |c| {
+        let ctx = c.to_string();
+        let run = c.run(
+                "rc=0
+                 $POLICY strace -f -qq -o /tmp/trace \
+                     -e trace=symlink,symlinkat,link,linkat,rename,renameat,renameat2,unlink,unlinkat \
+                     iptables -V >/tmp/out 2>/tmp/err || rc=$?
+                 echo \"RC=$rc\"
+                 echo \"OUT=$(cat /tmp/out)\"
+                 echo \"ERR=$(joined </tmp/err)\"
+                 links AFTER
+                 leftovers
+                 echo \"INODES=$(for n in $NAMES; do stat -c %i /usr/sbin/$n; done | sort -u | wc -l)\"
+                 sed 's/^[0-9]* *//' /tmp/trace | sed 's/^/TRACE /'",
+        );
+        expect(&run, &ctx, "RC", "0");
+        assert!(run.get("OUT").ends_with("(legacy)"), "{ctx}\n{run}");
+        expect(&run, &ctx, "ERR", "");
+        let [v4, v6] = c.modes();
+        expect(
+            &run,
+            &ctx,
+            "AFTER",
+            &Layout::Symlinks.links(Target::Mode(v4), Target::Mode(v6)),
+        );
+        expect(&run, &ctx, "LEFTOVERS", "");
+        let trace: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("TRACE "))
+            .collect();
+        let calls = |names: &[&str]| -> Vec<&str> {
+            trace
+                .iter()
+                .copied()
+                .filter(|l| names.iter().any(|n| l.starts_with(&format!("{n}("))))
+                .collect()
+        };
+        let symlinks = calls(&["symlink", "symlinkat"]);
+        let links = calls(&["link", "linkat"]);
+        // The decision record (.iptables-wrapper-decision.json) is written
+        // after the switch with one rename of its own.
+        let renames: Vec<&str> = calls(&["rename", "renameat", "renameat2"])
+            .into_iter()
+            .filter(|l| !l.contains(".iptables-wrapper-decision.json"))
+            .collect();
+        let modes = c.mode_count();
+        if c.links_refused {
+            assert_eq!(symlinks.len(), 6, "{ctx}: one symlink per name\n{run}");
+            // One refused link(2) per mode, then symlinks for the rest.
+            assert_eq!(links.len(), modes, "{ctx}\n{run}");
+            assert!(
+                links
+                    .iter()
+                    .all(|l| l.ends_with("= -1 EPERM (Operation not permitted)")),
+                "{ctx}\n{run}"
+            );
+            expect(&run, &ctx, "INODES", "6");
+        } else {
+            assert_eq!(symlinks.len(), modes, "{ctx}: one symlink per mode\n{run}");
+            assert_eq!(links.len(), 6 - modes, "{ctx}\n{run}");
+            assert!(links.iter().all(|l| l.ends_with("= 0")), "{ctx}\n{run}");
+            expect(&run, &ctx, "INODES", &modes.to_string());
+        }
+        assert!(symlinks.iter().all(|l| l.ends_with("= 0")), "{ctx}\n{run}");
+        assert_eq!(renames.len(), 6, "{ctx}: one rename per name\n{run}");
+        assert!(renames.iter().all(|l| l.ends_with("= 0")), "{ctx}\n{run}");
+        assert!(calls(&["unlink", "unlinkat"]).is_empty(), "{ctx}\n{run}");
+    });
+}
+
+// 13. A first call killed (SIGKILL) at any step of the switch: just before
+// each of its symlink, link and rename calls in turn (tests/seccomp/stepkill;
+// each call is atomic, so these are all the states it can leave). After
+// every kill each of the six names leads to the wrapper or to its family's
+// multi binary, at most two temporary names are left, hidden and leading to
+// a multi binary, and each name then runs its own mode (the first of them
+// still leading to the wrapper switches the rest). With link(2) refused too
+// (the fallback's steps).
+#[test]
+fn a_first_call_killed_at_any_step_of_the_switch_leaves_every_name_valid() {
+    common::each(SwitchCase::all(), |c| {
+        let ctx = c.to_string();
+        let run = c.run(
+                "# where NAME leads: wrapper, legacy, nft, or what else
+                 leads() {
+                     if [ ! -L \"/usr/sbin/$1\" ] && [ ! -e \"/usr/sbin/$1\" ]; then echo missing; return; fi
+                     t=$(readlink -f \"/usr/sbin/$1\" || true)
+                     if [ ! -e \"$t\" ]; then echo dangling; return; fi
+                     case $(basename \"$t\") in
+                     iptables-wrapper) echo wrapper ;;
+                     xtables-legacy-multi) echo legacy ;;
+                     xtables-nft-multi) echo nft ;;
+                     *) echo \"$t\" ;;
+                     esac
+                 }
+                 state() {
+                     s=
+                     for n in $NAMES; do s=\"$s $n:$(leads $n)\"; done
+                     echo \"${s# }\"
+                 }
+                 # (not k: the prelude's call uses it)
+                 step=1
+                 while [ $step -lt 40 ]; do
+                     rm -f /usr/sbin/.iptables-wrapper-decision.json*
+                     /usr/sbin/iptables-wrapper install --symlinks >/dev/null
+                     # stepkill's line comes last, once the call is gone
+                     r=$($POLICY stepkill $step -- iptables -V 2>/dev/null | tail -n 1)
+                     echo \"KILL_$step=$r\"
+                     case $r in finished*) break ;; esac
+                     echo \"STATE_$step=$(state)\"
+                     tmp=
+                     for f in /usr/sbin/.*; do
+                         # the record and its temporary file are not names
+                         case $f in */.|*/..|*/.iptables-wrapper-decision.json*) continue ;; esac
+                         tmp=\"$tmp $(basename \"$f\")>$(readlink \"$f\" || echo not-a-link)>$(leads \"$(basename \"$f\")\")\"
+                     done
+                     echo \"TMP_$step=${tmp# }\"
+                     rm -f /usr/sbin/.*.iptables-wrapper-*
+                     # Each name run once more: every one runs its mode,
+                     # the first still leading to the wrapper switches the rest.
+                     next=
+                     for n in $NAMES; do
+                         rc=0
+                         out=$($n -V 2>/tmp/next.err) || rc=$?
+                         next=\"$next $n:$rc:${out##* }:$(wc -c </tmp/next.err)\"
+                     done
+                     echo \"NEXT_$step=${next# }\"
+                     echo \"AFTER_$step=$(state)\"
+                     step=$((step + 1))
+                 done",
+        );
+        // symlink + link + rename calls of a whole switch: 12 either way
+        // (a refused link(2) fails in the filter before stepkill sees it),
+        // then the decision record's rename.
+        let steps = 13;
+        let leads_to = |n: &str, m: Mode| format!("{n}:{}", m.as_str());
+        let after: Vec<String> = NAMES.iter().map(|n| leads_to(n, c.mode_of(n))).collect();
+        let mut seen = Vec::new();
+        // Every kill's state first, however many steps there were.
+        for k in 1.. {
+            let killed = run.get(&format!("KILL_{k}"));
+            let Some(call) = killed.strip_prefix("killed before ") else {
+                break;
+            };
+            seen.push(call.to_string());
+            let state = run.get(&format!("STATE_{k}"));
+            for (n, s) in NAMES.iter().zip(state.split(' ')) {
+                assert!(
+                    *s == format!("{n}:wrapper") || *s == leads_to(n, c.mode_of(n)),
+                    "{ctx}: after a kill before call {k} ({call}), {s}\n{run}"
+                );
+            }
+            let tmp = run.get(&format!("TMP_{k}"));
+            let tmp: Vec<&str> = tmp.split(' ').filter(|t| !t.is_empty()).collect();
+            assert!(tmp.len() <= 2, "{ctx}: kill {k}: {tmp:?}\n{run}");
+            for t in &tmp {
+                let parts: Vec<&str> = t.split('>').collect();
+                let name = parts[0];
+                let (base, pid) = name
+                    .strip_prefix('.')
+                    .and_then(|n| n.rsplit_once(".iptables-wrapper-"))
+                    .unwrap_or_else(|| panic!("{ctx}: kill {k}: unexpected file {t}\n{run}"));
+                assert!(pid.parse::<u32>().is_ok(), "{ctx}: kill {k}: {t}\n{run}");
+                let mode = c.mode_of(base);
+                assert_eq!(
+                    &parts[1..],
+                    [mode.multi(), mode.as_str()],
+                    "{ctx}: kill {k}: a temporary name must lead to its mode's multi binary\n{run}"
+                );
+            }
+            // name:status:version tag:bytes on stderr
+            let next: Vec<String> = NAMES
+                .iter()
+                .map(|n| format!("{n}:0:{}:0", version_tag(c.mode_of(n))))
+                .collect();
+            expect(&run, &ctx, &format!("NEXT_{k}"), &next.join(" "));
+            expect(&run, &ctx, &format!("AFTER_{k}"), &after.join(" "));
+        }
+        expect(
+            &run,
+            &ctx,
+            &format!("KILL_{}", steps + 1),
+            &format!("finished after {steps}"),
+        );
+        // The kills covered every kind of step.
+        for kind in ["symlink", "rename"] {
+            assert!(seen.iter().any(|s| s.starts_with(kind)), "{ctx}: {seen:?}");
+        }
+        assert_eq!(
+            seen.iter().any(|s| s.starts_with("link")),
+            !c.links_refused,
+            "{ctx}: {seen:?}"
+        );
+    });
+}

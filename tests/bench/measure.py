@@ -10,6 +10,10 @@
                                         it as root inside a fresh `unshare --net
                                         --mount --pid` namespace. Prints one JSON
                                         object.
+    measure.py fsops --fs tmpfs|overlay|ext4 --scratch DIR --bin WRAPPER [--reps R]
+                                        time the switch's system calls alone, one
+                                        symlink per name against one per mode; run
+                                        it as root in a private mount namespace
     measure.py report RESULTS.jsonl --bin WRAPPER --out BENCHMARKS.md --command CMD
                                         print the Markdown tables, and update the
                                         generated block of BENCHMARKS.md
@@ -89,22 +93,75 @@ def gen(n, per_chain=0):
 
 
 # --------------------------------------------------------------------------
-# Running commands
+# Where the iptables directory is. Each case builds one of these; the names
+# are put back in front of the wrapper before every first call.
+
+FS_KINDS = ["tmpfs", "overlay", "ext4", "alternatives"]
+FS_LABEL = {
+    "tmpfs": "tmpfs",
+    "overlay": "overlayfs over disk",
+    "ext4": "disk",
+    "alternatives": "overlayfs, Debian alternatives",
+}
+
+
+def mount(*args):
+    subprocess.run(["mount", *args], check=True)
+
+
+def umount(path, recursive=False):
+    subprocess.run(["umount", *(["-R"] if recursive else []), path], check=True)
+
+
+def settle(path):
+    """syncfs(2) of the file system holding `path`: the writes that set up
+    the next first call (a removed upper layer, relinked names) reach the
+    disk before it is timed, instead of stalling it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _libc.syncfs(fd) != 0:
+            sys.exit(f"syncfs {path}: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(fd)
+
+
+def backing_fs(path):
+    """The file system type `path` is on (e.g. ext2/ext3 for ext4), from stat -f."""
+    r = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def lay_out(path, multi_dir, wrapper):
+    """Fills `path` as `install --symlinks` leaves an iptables directory:
+    links to the real multi binaries, a copy of the wrapper, and the six
+    names as links to it."""
+    for m in MULTI.values():
+        os.symlink(os.path.join(multi_dir, m), os.path.join(path, m))
+    shutil.copyfile(wrapper, os.path.join(path, "iptables-wrapper"))
+    os.chmod(os.path.join(path, "iptables-wrapper"), 0o755)
+    for name in NAMES:
+        os.symlink("iptables-wrapper", os.path.join(path, name))
 
 
 class Scratch:
-    """The iptables directory of one case: a tmpfs holding links to the real
-    multi binaries, a copy of the wrapper, and the six names."""
+    """The iptables directory of one case, with plain links: on a tmpfs
+    (`tmpfs`), or in a directory on the disk that holds the benchmark's
+    work directory (`ext4`). Holds links to the real multi binaries, a copy
+    of the wrapper, and the six names. `install` points the names at the
+    wrapper again, each atomically."""
 
-    def __init__(self, path, multi_dir, wrapper):
+    pod = False     # whether every call, not only the first, gets a new pod
+
+    def __init__(self, path, multi_dir, wrapper, fs="tmpfs"):
+        self.fs = fs
         self.dir = path
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "ipw-bench", path], check=True)
-        for m in MULTI.values():
-            os.symlink(os.path.join(multi_dir, m), os.path.join(path, m))
+        if fs == "tmpfs":
+            mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", path)
+        self.backing = backing_fs(path)
+        lay_out(path, multi_dir, wrapper)
         self.wrapper = os.path.join(path, "iptables-wrapper")
-        shutil.copyfile(wrapper, self.wrapper)
-        os.chmod(self.wrapper, 0o755)
         self.env = {"PATH": f"{path}:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+        self.hop = self.maxrss = None     # the host's, from the command line
 
     def multi(self, mode):
         return os.path.join(self.dir, MULTI[mode])
@@ -115,11 +172,16 @@ class Scratch:
             tmp = os.path.join(self.dir, f".{name}.bench")
             os.symlink("iptables-wrapper", tmp)
             os.rename(tmp, os.path.join(self.dir, name))
+        if self.fs != "tmpfs":
+            settle(self.dir)
+
+    def close(self):
+        pass
 
     def switched_to(self):
-        """The mode the `iptables` name leads to now, or its link target if
-        that is neither multi binary."""
-        target = os.readlink(os.path.join(self.dir, "iptables"))
+        """The mode the `iptables` name leads to now, or the file it leads to
+        if that is neither multi binary."""
+        target = os.path.basename(os.path.realpath(os.path.join(self.dir, "iptables")))
         for mode, multi in MULTI.items():
             if target == multi:
                 return mode
@@ -135,6 +197,198 @@ class Scratch:
 
     def save(self, mode):
         return self.multi(mode), ["iptables-save"]
+
+
+def fresh(base):
+    """Empty upper and work directories for an overlay, under `base`."""
+    for d in ("upper", "work"):
+        shutil.rmtree(os.path.join(base, d), ignore_errors=True)
+        os.mkdir(os.path.join(base, d))
+    return f"upperdir={base}/upper,workdir={base}/work"
+
+
+class OverlayScratch(Scratch):
+    """The iptables directory as in a pod (`overlay`): /usr/sbin of an
+    overlayfs whose lower layer, on the disk, holds what the image holds
+    (the files of `lay_out`), and whose upper and work directories are on
+    the same disk, as a container runtime puts them. `install` starts a new
+    pod: a fresh mount with an empty upper layer, so a first call pays the
+    copy-up of /usr and /usr/sbin and creates its names in the upper layer.
+    The direct call and the bare exec get a new pod too (`pod`), so that
+    all three pay the cold lookups of a fresh mount."""
+
+    pod = True
+
+    def __init__(self, path, multi_dir, wrapper):
+        self.fs = "overlay"
+        self.base = path
+        self.lower = os.path.join(path, "lower")
+        os.makedirs(os.path.join(self.lower, "usr/sbin"))
+        lay_out(os.path.join(self.lower, "usr/sbin"), multi_dir, wrapper)
+        self.root = os.path.join(path, "root")
+        os.mkdir(self.root)
+        self.dir = os.path.join(self.root, "usr/sbin")
+        self.backing = backing_fs(path)
+        self.mounted = False
+        self.install()
+        self.wrapper = os.path.join(self.dir, "iptables-wrapper")
+        self.env = {"PATH": f"{self.dir}:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+        self.hop = self.maxrss = None
+
+    def install(self):
+        self.close()
+        mount("-t", "overlay", "ipw-bench", "-o",
+              f"lowerdir={self.lower},{fresh(self.base)}", self.root)
+        self.mounted = True
+        settle(self.base)
+
+    def close(self):
+        if self.mounted:
+            umount(self.root)
+            self.mounted = False
+
+
+class AlternativesScratch(Scratch):
+    """Debian's alternatives layout in a pod (`alternatives`): the cached
+    Debian root file system (on the disk) with the wrapper installed by
+    `iptables-wrapper install` in a layer of its own, as an image holds it,
+    under an overlayfs with an empty upper layer on the disk for every first
+    call. The first call then runs `update-alternatives --set` once per
+    group (iptables, ip6tables). The benchmark process enters the root with
+    chroot(2) for its calls, and leaves it (through a descriptor of the real
+    root) only to mount a fresh overlay; `tools` (hop, maxrss) are copied in.
+    As for `overlay`, the direct call and the bare exec get a new pod too."""
+
+    pod = True
+
+    def __init__(self, path, wrapper, base, tools):
+        self.fs = "alternatives"
+        self.base = path
+        self.root_base = base
+        self.layer = os.path.join(path, "layer")
+        self.dir = "/usr/sbin"          # inside the root
+        self.mnt = os.path.join(path, "root")
+        for d in (self.layer, self.mnt):
+            os.mkdir(d)
+        self.backing = backing_fs(path)
+        self.real_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+        self.inside = self.mounted = False
+        # The image: the wrapper copied in and installed, and the
+        # benchmark's helpers, in a layer of its own over the Debian root.
+        os.mkdir(f"{path}/lwork")
+        mount("-t", "overlay", "ipw-layer", "-o",
+              f"lowerdir={base},upperdir={self.layer},workdir={path}/lwork", self.mnt)
+        shutil.copyfile(wrapper, os.path.join(self.mnt, "usr/sbin/iptables-wrapper"))
+        os.chmod(os.path.join(self.mnt, "usr/sbin/iptables-wrapper"), 0o755)
+        for t in tools:
+            dst = os.path.join(self.mnt, "usr/local/bin", os.path.basename(t))
+            shutil.copyfile(t, dst)
+            os.chmod(dst, 0o755)
+        self._submounts()
+        r = subprocess.run(["chroot", self.mnt, "/usr/sbin/iptables-wrapper", "install"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"install in the Debian root failed: {r.stderr}")
+        umount(self.mnt, recursive=True)
+        shutil.rmtree(f"{path}/lwork")
+        self.hop, self.maxrss = ("/usr/local/bin/" + os.path.basename(t) for t in tools)
+        self.wrapper = "/usr/sbin/iptables-wrapper"
+        self.env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+        self.install()
+
+    def _submounts(self):
+        mount("-t", "proc", "proc", os.path.join(self.mnt, "proc"))
+        mount("--bind", "/dev", os.path.join(self.mnt, "dev"))
+
+    def install(self):
+        self.close()
+        mount("-t", "overlay", "ipw-bench", "-o",
+              f"lowerdir={self.layer}:{self.root_base},{fresh(self.base)}", self.mnt)
+        self.mounted = True
+        self._submounts()
+        settle(self.base)
+        os.chroot(self.mnt)
+        os.chdir("/")
+        self.inside = True
+
+    def close(self):
+        if self.inside:
+            os.fchdir(self.real_root)
+            os.chroot(".")
+            self.inside = False
+        if self.mounted:
+            umount(self.mnt, recursive=True)
+            self.mounted = False
+
+
+# --------------------------------------------------------------------------
+# The switch's file-system work alone: the system calls a first call makes
+# to repoint the six names to one mode, without the exec around them.
+
+
+def switch_ops(d, shared):
+    """Repoints the six names in `d` at xtables-legacy-multi as the wrapper
+    does: with `shared`, one symlink, linked to every other name's temporary
+    name (as now); otherwise one symlink per name (as before). A rename
+    each. Returns the wall ns."""
+    tmp = [os.path.join(d, f".{n}.iptables-wrapper-1") for n in NAMES]
+    dst = [os.path.join(d, n) for n in NAMES]
+    t0 = time.perf_counter_ns()
+    os.symlink("xtables-legacy-multi", tmp[0])
+    for i in range(1, len(NAMES)):
+        if shared:
+            os.link(tmp[0], tmp[i], follow_symlinks=False)
+        else:
+            os.symlink("xtables-legacy-multi", tmp[i])
+        os.rename(tmp[i], dst[i])
+    os.rename(tmp[0], dst[0])
+    return time.perf_counter_ns() - t0
+
+
+def fsops(a):
+    """Times switch_ops, one symlink per name against one per mode,
+    interleaved, on a fresh directory each time: `a.fs` tmpfs, ext4 or
+    overlay (a fresh upper layer on disk, as for a first call's case).
+    Prints one JSON object. Run it as root in a private mount namespace."""
+    base = a.scratch
+    lower = os.path.join(base, "lower")
+    os.mkdir(lower)
+    lay_out(lower, a.multi_dir, a.bin)
+    mnt = os.path.join(base, "root")
+    os.mkdir(mnt)
+    if a.fs == "tmpfs":
+        mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", mnt)
+    times = {"per name": [], "per mode": []}
+    for i in range(a.reps):
+        for shared in ((False, True) if i % 2 == 0 else (True, False)):
+            if a.fs == "overlay":
+                mount("-t", "overlay", "ipw-bench", "-o",
+                      f"lowerdir={lower},{fresh(base)}", mnt)
+                settle(base)
+            else:
+                for n in os.listdir(mnt):
+                    os.remove(os.path.join(mnt, n))
+                for n in os.listdir(lower):
+                    os.symlink(os.readlink(os.path.join(lower, n)) if os.path.islink(
+                        os.path.join(lower, n)) else os.path.join(lower, n),
+                        os.path.join(mnt, n))
+                if a.fs != "tmpfs":
+                    settle(mnt)
+            times["per mode" if shared else "per name"].append(switch_ops(mnt, shared))
+            if a.fs == "overlay":
+                umount(mnt)
+    out = {"fs": a.fs, "reps": a.reps, "backing": backing_fs(mnt if a.fs == "tmpfs" else base)}
+    for k, v in times.items():
+        v = sorted(v)
+        out[k] = {"median_us": round(statistics.median(v) / 1e3, 1),
+                  "p10_us": round(v[len(v) // 10] / 1e3, 1),
+                  "p90_us": round(v[len(v) * 9 // 10] / 1e3, 1),
+                  "max_us": round(v[-1] / 1e3, 1)}
+    print(json.dumps(out))
+
+
+# --------------------------------------------------------------------------
+# Running commands
 
 
 DEVNULL_OUT = [(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
@@ -169,9 +423,9 @@ def peak_rss(maxrss, env, call):
         return int(f.read())
 
 
-def run(env, call, stdin=None):
+def run(env, call, stdin=None, text_in=None):
     path, argv = call
-    return subprocess.run(argv, executable=path, env=env, stdin=stdin,
+    return subprocess.run(argv, executable=path, env=env, stdin=stdin, input=text_in,
                           capture_output=True, text=True)
 
 
@@ -476,14 +730,21 @@ def case(a):
     for src in sources:
         if src not in SOURCES:
             sys.exit(f"unknown probe source {src!r}; use {', '.join(SOURCES)}")
-    s = Scratch(a.scratch, a.multi_dir, a.bin)
+    with open(a.rules) as f:
+        rules = f.read()               # read before a chroot (alternatives)
+    if a.fs in ("tmpfs", "ext4"):
+        s = Scratch(a.scratch, a.multi_dir, a.bin, a.fs)
+    elif a.fs == "overlay":
+        s = OverlayScratch(a.scratch, a.multi_dir, a.bin)
+    else:
+        s = AlternativesScratch(a.scratch, a.bin, a.root_base, [a.hop, a.maxrss])
+    a.hop, a.maxrss = s.hop or a.hop, s.maxrss or a.maxrss
     env = {src: {**s.env, "IPTABLES_WRAPPER_PROBES": src} for src in sources}
     res = {"mode": a.mode, "hint": a.hint == "yes", "n": a.n, "reps": a.reps,
-           "sources": sources}
+           "sources": sources, "fs": a.fs, "backing": s.backing}
 
     t0 = time.perf_counter_ns()
-    with open(a.rules) as f:
-        r = run(s.env, (s.multi(a.mode), ["iptables-restore"]), stdin=f)
+    r = run(s.env, (s.multi(a.mode), ["iptables-restore"]), text_in=rules)
     if r.returncode != 0:
         sys.exit(f"iptables-{a.mode}-restore failed: {r.stderr}")
     res["load_ms"] = round(ms(time.perf_counter_ns() - t0), 1)
@@ -533,6 +794,8 @@ def case(a):
     busy0, own0, wall0 = machine_busy_s(), own_cpu_s(), time.perf_counter()
     for i in range(a.reps):
         for what in (calls if i % 2 == 0 else calls[::-1]):
+            if what in ("direct", "hop") and s.pod:
+                s.install()
             if what == "direct":
                 t, rc = timed(s.env, s.direct(a.mode))
                 direct.append(t)
@@ -600,6 +863,7 @@ def case(a):
         except ValueError:
             per[src]["detect"] = {"error": r.stdout + r.stderr}
     res["by_source"] = per
+    s.close()
     print(json.dumps(res))
 
 
@@ -644,8 +908,18 @@ def flatten(results):
             row["source"] = src
             row["source_order"] = order[src]
             rows.append(row)
-    rows.sort(key=lambda r: (CASE_ORDER[(r["mode"], r["hint"])], r["n"], r["source_order"]))
+    rows.sort(key=lambda r: (FS_ORDER(r), CASE_ORDER[(r["mode"], r["hint"])], r["n"],
+                             r["source_order"]))
     return rows
+
+
+def FS_ORDER(r):
+    return FS_KINDS.index(r.get("fs", "tmpfs"))
+
+
+def where(r):
+    """The row's iptables directory, for the tables."""
+    return FS_LABEL[r.get("fs", "tmpfs")]
 
 
 def verdict(ok):
@@ -697,7 +971,7 @@ def memory_target(r):
 
 
 def table(rows):
-    head = ("| host | hint | rules | source | reps | decided | direct ms | first ms "
+    head = ("| iptables directory | host | hint | rules | source | reps | decided | direct ms | first ms "
             "| first − direct ms | first / direct | full save ms | first / save "
             "| peak RSS, first call (direct) MiB | wrapper's own peak RSS MiB "
             "| latency target | memory target | background load |")
@@ -711,8 +985,8 @@ def table(rows):
         save = r.get("save_ms")
         save_ratio = "—" if save is None else f"{r['first_ms'] / save:.3f}×"
         lines.append(
-            f"| {r['mode']} | {'yes' if r['hint'] else 'no'} | {r['n']:,} | {r['source']} "
-            f"| {r['reps']} | {decided} | {fmt_ms(r['direct_ms'])} | {fmt_ms(r['first_ms'])} "
+            f"| {where(r)} | {r['mode']} | {'yes' if r['hint'] else 'no'} | {r['n']:,} "
+            f"| {r['source']} | {r['reps']} | {decided} | {fmt_ms(r['direct_ms'])} | {fmt_ms(r['first_ms'])} "
             f"| {r['delta_ms']:+.2f} | {r['first_ms'] / r['direct_ms']:.1f}× "
             f"| {fmt_ms(save)} | {save_ratio} "
             f"| {mib(r['first_rss_kb'])} ({mib(r['direct_rss_kb'])}) | {mib(r.get('wrapper_rss_kb'))} "
@@ -723,13 +997,14 @@ def table(rows):
 def hop_table(rows):
     """With a hint: the first call's cost over a direct call, next to the
     cost of the bare exec any wrapper adds on this machine."""
-    lines = ["| host | rules | source | first − direct ms | bare exec − direct ms "
-             "| the wrapper's own work ms |", "|---|---|---|---|---|---|"]
+    lines = ["| iptables directory | host | rules | source | first − direct ms "
+             "| bare exec − direct ms | the wrapper's own work ms |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         if not r["hint"] or r.get("hop_delta_ms") is None:
             continue
         lines.append(
-            f"| {r['mode']} | {r['n']:,} | {r['source']} | {r['delta_ms']:+.2f} "
+            f"| {where(r)} | {r['mode']} | {r['n']:,} | {r['source']} | {r['delta_ms']:+.2f} "
             f"| {r['hop_delta_ms']:+.2f} | {r['delta_ms'] - r['hop_delta_ms']:+.2f} |")
     return "\n".join(lines)
 
@@ -751,9 +1026,9 @@ def targets_table(rows, size):
             return
         bad = [r for r in picked if not measure(r)[1]]
         worst = max(bad or picked, key=lambda r: closeness(r, measure))
-        where = f"{worst['mode']}, {worst['n']:,} rules"
+        at = f"{worst['mode']}, {worst['n']:,} rules"
         verdict_text = verdict(not bad) + (f" ({len(bad)} of {len(picked)} missed)" if bad else "")
-        lines.append(f"| {name} | {src} | {applies} | {measure(worst)[2]} at {where} | {verdict_text} |")
+        lines.append(f"| {name} | {src} | {applies} | {measure(worst)[2]} at {at} | {verdict_text} |")
 
     def closeness(r, measure):
         """The measured figure as a fraction of its limit."""
@@ -770,8 +1045,10 @@ def targets_table(rows, size):
             sources.append(r["source"])
     for src in sources:
         mine = [r for r in rows if r["source"] == src]
-        add(f"hint: first call ≤ direct + {TARGET_HINT_DELTA_MS[src]:g} ms", src,
-            "every N, legacy and nft", [r for r in mine if r["hint"]], latency_target)
+        for fs in FS_KINDS:
+            add(f"hint: first call ≤ direct + {TARGET_HINT_DELTA_MS[src]:g} ms", src,
+                f"every N, legacy and nft, {FS_LABEL[fs]}",
+                [r for r in mine if r["hint"] and r.get("fs", "tmpfs") == fs], latency_target)
         for mode in ("legacy", "nft"):
             limit = TARGET_SAVE_RATIO.get((mode, src))
             if limit is None:
@@ -886,10 +1163,30 @@ def probes_table(results, n):
     return "\n".join(lines)
 
 
+def fsops_table(path):
+    """The switch's system calls alone, per kind of directory."""
+    with open(path) as f:
+        runs = [json.loads(line) for line in f if line.strip()]
+    if not runs:
+        return ""
+    lines = ["| iptables directory | reps | one symlink per name: median µs (p10 to p90, max) "
+             "| one symlink per mode: median µs (p10 to p90, max) |", "|---|---|---|---|"]
+    for r in runs:
+        cells = [f"{r[k]['median_us']:g} ({r[k]['p10_us']:g} to {r[k]['p90_us']:g}, "
+                 f"{r[k]['max_us']:g})" for k in ("per name", "per mode")]
+        lines.append(f"| {FS_LABEL[r['fs']]} | {r['reps']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
 def report(a):
     with open(a.results) as f:
         results = [json.loads(line) for line in f if line.strip()]
     rows = flatten(results)
+    # Detection does not depend on where the directory is: the tables about
+    # it show the first kind measured only.
+    kinds = sorted({r.get("fs", "tmpfs") for r in results}, key=FS_KINDS.index)
+    backing = {r.get("fs", "tmpfs"): r.get("backing", "?") for r in results}
+    results = [r for r in results if r.get("fs", "tmpfs") == kinds[0]]
     size = os.path.getsize(a.bin)
     m = machine(a.multi_dir)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -909,6 +1206,12 @@ def report(a):
         "",
         hop_table(rows),
         "",
+        *(["The switch's file-system work alone (`measure.py fsops`): the system "
+           "calls that repoint the six names to one mode, timed from Python on a "
+           "fresh directory (for overlayfs, a fresh upper layer) each time, the "
+           "two ways interleaved: six symlinks and six renames (before), against "
+           "one symlink, five hard links and six renames (now):",
+           "", fsops_table(a.fsops), ""] if a.fsops and fsops_table(a.fsops) else []),
         "The largest legacy table in each no-hint case (read with "
         "`getsockopt(IPT_SO_GET_INFO)`; `IPT_SO_GET_ENTRIES` hands it over in one "
         "buffer of that size plus 40 bytes, the memory allowance without a hint):",
@@ -946,6 +1249,8 @@ def report(a):
         f"Linux {m['kernel']}",
         f"- iptables: {m['iptables']}",
         f"- Load average before / after: {a.load_before} / {a.load_after}",
+        "- iptables directory: " + "; ".join(
+            f"{FS_LABEL[k]} (`stat -f`: {backing[k]})" for k in kinds),
         f"- Wrapper: `{a.version}`, {size:,} bytes",
         f"- Memory floor: the launcher reports {a.floor} KiB for `/bin/true`; "
         "no peak below that is meaningful",
@@ -988,8 +1293,17 @@ def main():
     c.add_argument("--multi-dir", default="/usr/sbin")
     c.add_argument("--maxrss", required=True, help="the compiled tests/bench/maxrss.c")
     c.add_argument("--hop", required=True, help="the compiled tests/bench/hop.c")
+    c.add_argument("--fs", choices=FS_KINDS, default="tmpfs",
+                   help="where the iptables directory is (see FS_LABEL)")
+    c.add_argument("--root-base", help="the Debian root file system, for --fs alternatives")
     c.add_argument("--sources", default="kernel process",
                    help="IPTABLES_WRAPPER_PROBES values to measure, space-separated")
+    o = sub.add_parser("fsops")
+    o.add_argument("--fs", choices=["tmpfs", "overlay", "ext4"], required=True)
+    o.add_argument("--scratch", required=True)
+    o.add_argument("--bin", required=True)
+    o.add_argument("--reps", type=int, default=200)
+    o.add_argument("--multi-dir", default="/usr/sbin")
     r = sub.add_parser("report")
     r.add_argument("results")
     r.add_argument("--bin", required=True)
@@ -1000,11 +1314,14 @@ def main():
     r.add_argument("--load-after", default="?")
     r.add_argument("--version", default="?")
     r.add_argument("--floor", default="?", help="maxrss of /bin/true, KiB")
+    r.add_argument("--fsops", help="results of measure.py fsops (JSON lines)")
     a = p.parse_args()
     if a.cmd == "gen":
         gen(a.n, a.per_chain)
     elif a.cmd == "case":
         case(a)
+    elif a.cmd == "fsops":
+        fsops(a)
     else:
         report(a)
 

@@ -307,38 +307,49 @@ pub fn each<C: std::fmt::Display>(cases: impl IntoIterator<Item = C>, f: impl Fn
 }
 
 /// The host path of tests/seccomp/deny (see there), compiled once per test
-/// process with `cc -O2 -static`. The binary's name carries a hash of the
-/// source, and it is compiled under a unique temporary name and renamed into
-/// place, so test binaries running in parallel neither race nor reuse a
-/// stale build. Copy it into a sandbox with `sandbox_with`'s `copy`, e.g. to
+/// process. Copy it into a sandbox with `sandbox_with`'s `copy`, e.g. to
 /// /usr/local/bin/deny.
 pub fn deny() -> &'static str {
     static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        use std::hash::{Hash, Hasher};
-        let src = repo().join("tests/seccomp/deny.c");
-        let text = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        text.hash(&mut h);
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-        let out = dir.join(format!("deny-{:016x}", h.finish()));
-        if !out.is_file() {
-            std::fs::create_dir_all(&dir).expect("cannot create CARGO_TARGET_TMPDIR");
-            let tmp = dir.join(format!(".deny.{}.tmp", std::process::id()));
-            let cc = Command::new("cc")
-                .args(["-O2", "-static", "-Wall", "-o"])
-                .arg(&tmp)
-                .arg(&src)
-                .output()
-                .expect("cannot run cc (install gcc and libc6-dev)");
-            assert!(
-                cc.status.success(),
-                "cc failed on {}:\n{}",
-                src.display(),
-                String::from_utf8_lossy(&cc.stderr)
-            );
-            std::fs::rename(&tmp, &out).expect("cannot rename the compiled deny into place");
-        }
-        out.to_str().expect("non-UTF-8 target dir").to_string()
-    })
+    PATH.get_or_init(|| seccomp_helper("deny"))
+}
+
+/// The host path of tests/seccomp/stepkill (see there), compiled once per
+/// test process.
+pub fn stepkill() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| seccomp_helper("stepkill"))
+}
+
+/// tests/seccomp/NAME.c compiled with `cc -O2 -static`. The binary's name
+/// carries a hash of the source, and it is compiled under a unique
+/// temporary name and renamed into place, so test binaries running in
+/// parallel neither race nor reuse a stale build.
+fn seccomp_helper(name: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let src = repo().join(format!("tests/seccomp/{name}.c"));
+    let text = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let out = dir.join(format!("{name}-{:016x}", h.finish()));
+    if !out.is_file() {
+        std::fs::create_dir_all(&dir).expect("cannot create CARGO_TARGET_TMPDIR");
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let cc = Command::new("cc")
+            .args(["-O2", "-static", "-Wall", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .output()
+            .expect("cannot run cc (install gcc and libc6-dev)");
+        assert!(
+            cc.status.success(),
+            "cc failed on {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&cc.stderr)
+        );
+        std::fs::rename(&tmp, &out)
+            .unwrap_or_else(|e| panic!("cannot rename the compiled {name} into place: {e}"));
+    }
+    out.to_str().expect("non-UTF-8 target dir").to_string()
 }

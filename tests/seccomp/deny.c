@@ -16,6 +16,9 @@
  *                        NETLINK_NETFILTER) fails with EPERM
  *   raw-nonblock-eperm   socket(AF_INET or AF_INET6, SOCK_RAW | SOCK_NONBLOCK,
  *                        *) fails with EPERM
+ *   link-eperm           link(2) and linkat(2) fail with EPERM: a file
+ *                        system or a policy that refuses hard links (the
+ *                        wrapper then makes one symlink per name)
  *
  * These two refuse only the sockets the wrapper's kernel probes open, not
  * those of the iptables commands it falls back to: libmnl's mnl_socket_open
@@ -25,15 +28,17 @@
  * the wrapper's own requests, so that the fallback to a process can be seen
  * deciding.
  *
- * The first rule that matches a call decides it. SOCK_CLOEXEC and
+ * The first rule that matches a call decides it (link-eperm is checked
+ * before the socket rules, whatever its place in RULES). SOCK_CLOEXEC and
  * SOCK_NONBLOCK or'ed into the type are ignored. Builds for x86_64 and
  * arm64 (the arm64 VM tests, tests/vm/), and refuses to build elsewhere: the
- * filter compares the audit architecture and socket(2)'s number, which are
- * per ABI (x86_64: AUDIT_ARCH_X86_64, 41; arm64: AUDIT_ARCH_AARCH64, 198).
- * A system call made through another ABI (x86_64's 32-bit int 0x80, arm64's
- * 32-bit compat mode) kills the process rather than slip past the filter.
- * Both are little-endian, so an argument's low 32 bits are at its offset.
- * Raw BPF, no libseccomp.
+ * filter compares the audit architecture and system call numbers, which are
+ * per ABI (x86_64: AUDIT_ARCH_X86_64, socket 41; arm64: AUDIT_ARCH_AARCH64,
+ * socket 198; arm64 has linkat(2) but no link(2)). A system call made
+ * through another ABI (x86_64's 32-bit int 0x80, arm64's 32-bit compat mode)
+ * kills the process rather than slip past the filter. Both are
+ * little-endian, so an argument's low 32 bits are at its offset. Raw BPF,
+ * no libseccomp.
  *
  * Exit status: CMD's, or 125 for bad arguments or a filter that cannot be
  * installed, 127 when CMD cannot be run.
@@ -126,12 +131,22 @@ static void raw_inet_nonblock(int err)
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
 }
 
+/* link(2), linkat(2) -> errno; the accumulator holds the system call number */
+static void hard_link(int err)
+{
+#ifdef __NR_link
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_link, 1, 0));
+#endif
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_linkat, 0, 1));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)));
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: deny RULES -- CMD [ARGS...]\n"
             "RULES: comma list of nft-eprotonosupport, netlink-eperm, raw-eperm, raw-eafnosupport,\n"
-            "       netlink-cloexec-eperm, raw-nonblock-eperm\n");
+            "       netlink-cloexec-eperm, raw-nonblock-eperm, link-eperm\n");
     exit(125);
 }
 
@@ -140,21 +155,28 @@ int main(int argc, char **argv)
     if (argc < 4 || strcmp(argv[2], "--") != 0)
         usage();
 
-    /* Header: another ABI's system call kills the process; anything but
-     * socket(2) is allowed. Jump targets to the final ALLOW
-     * are patched once the length is known. */
+    /* Header: another ABI's system call kills the process; the rules on
+     * system call numbers (link-eperm) come next; then anything but
+     * socket(2) is allowed. Jump targets to the final ALLOW are patched
+     * once the length is known. */
     emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
     emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 1, 0));
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
     emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
-    unsigned to_allow = n;
-    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 0));
-
     char *rules = strdup(argv[1]);
     if (!rules || !*rules)
         usage();
+    char *copy = strdup(rules);
+    for (char *save = NULL, *r = strtok_r(copy, ",", &save); r; r = strtok_r(NULL, ",", &save))
+        if (strcmp(r, "link-eperm") == 0)
+            hard_link(EPERM);
+    unsigned to_allow = n;
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 0));
+
     for (char *save = NULL, *r = strtok_r(rules, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-        if (strcmp(r, "nft-eprotonosupport") == 0)
+        if (strcmp(r, "link-eperm") == 0)
+            continue;
+        else if (strcmp(r, "nft-eprotonosupport") == 0)
             netfilter_netlink(EPROTONOSUPPORT);
         else if (strcmp(r, "netlink-eperm") == 0)
             netfilter_netlink(EPERM);
