@@ -175,6 +175,7 @@ image-test: $(IMAGE_RELEASE) rootfs rootfs-arm64 binfmt
 # root, which tests/vm/root.sh builds once with mmdebstrap (qemu-user through
 # binfmt_misc, which it registers) and caches in $(VM_CACHE). qemu-user cannot
 # test these paths: it refuses NETLINK_NETFILTER and x_tables getsockopt.
+# The 32-bit arm binary runs there too, through the kernel's compat syscalls.
 VM_BINARY ?= dist/iptables-wrapper-linux-arm64
 # The 32-bit arm wrapper, run next to it through the kernel's compat syscalls.
 VM_BINARY_ARM ?= dist/iptables-wrapper-linux-arm
