@@ -196,6 +196,52 @@ fn arm64_kernel_tables_byte_swapped_read_the_same() {
     }
 }
 
+/// The arm64 wrapper's own legacy probes on that kernel, during the capture
+/// (`detect-probes.jsonl`): what it found is what the reader finds here in
+/// the same tables' bytes.
+#[test]
+fn the_wrappers_probes_in_the_vm_agree() {
+    let (order, _) = captured_order();
+    let read: Vec<(&str, &str, TableSummary)> = in_order(order, || {
+        captures()
+            .iter()
+            .map(|c| {
+                let info = parse_info(c.info.try_into().unwrap());
+                let blob = &c.entries[c.layout.get_entries_hdr..];
+                let (family, _) = c.name.split_once('-').unwrap();
+                (family, c.table, summarize(c.layout, &info, blob).unwrap())
+            })
+            .collect()
+    });
+    let jsonl = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/arm64/detect-probes.jsonl"
+    ));
+    let mut probes = 0;
+    for line in jsonl.lines() {
+        let p: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (&p["mode"], &p["source"], &p["result"]),
+            (&"legacy".into(), &"kernel".into(), &"ok".into()),
+            "{line}"
+        );
+        let family = p["family"].as_str().unwrap();
+        let tables: Vec<&TableSummary> = read
+            .iter()
+            .filter(|(f, t, _)| *f == family && (p["table"] == "all" || p["table"] == *t))
+            .map(|(_, _, s)| s)
+            .collect();
+        assert!(!tables.is_empty(), "{line}");
+        let rules: u64 = tables.iter().map(|s| s.rules).sum();
+        assert_eq!(p["rules"], rules, "{line}");
+        if p["table"] == "mangle" {
+            assert_eq!(p["hint"].as_str(), tables[0].hint(HINT_CHAINS), "{line}");
+        }
+        probes += 1;
+    }
+    assert_eq!(probes, 4);
+}
+
 /// A little-endian u16 of the capture, read without [`Host`]: the walk
 /// that swaps must not share the reader's byte order.
 fn le16(b: &[u8], at: usize) -> usize {
