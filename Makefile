@@ -175,7 +175,10 @@ image-test: $(IMAGE_RELEASE) rootfs rootfs-arm64 binfmt
 # root, which tests/vm/root.sh builds once with mmdebstrap (qemu-user through
 # binfmt_misc, which it registers) and caches in $(VM_CACHE). qemu-user cannot
 # test these paths: it refuses NETLINK_NETFILTER and x_tables getsockopt.
+# The 32-bit arm binary runs there too, through the kernel's compat syscalls.
 VM_BINARY ?= dist/iptables-wrapper-linux-arm64
+# The 32-bit arm wrapper, run next to it through the kernel's compat syscalls.
+VM_BINARY_ARM ?= dist/iptables-wrapper-linux-arm
 VM_CACHE ?= /var/cache/iptables-wrapper-tests/vm-arm64-v1
 # The seccomp launcher (no nf_tables), static for arm64, built by the arm64
 # build root's cross gcc (the root `make release RELEASE_ARCHES=arm64` makes).
@@ -194,9 +197,10 @@ vm-deps:
 vm-root: vm-deps
 	bash tests/vm/root.sh >/dev/null
 
-# The arm64 wrapper the VM runs: the release build (writes $(VM_BINARY)).
+# The arm64 and arm wrappers the VM runs: the release builds (write
+# $(VM_BINARY) and $(VM_BINARY_ARM)).
 vm-binary:
-	$(MAKE) release RELEASE_ARCHES=arm64
+	$(MAKE) release RELEASE_ARCHES="arm64 arm"
 
 $(VM_DENY): tests/seccomp/deny.c | vm-binary
 	mkdir -p $(@D)
@@ -204,7 +208,7 @@ $(VM_DENY): tests/seccomp/deny.c | vm-binary
 	mv $@.tmp $@
 
 vm-test: vm-deps vm-root vm-binary $(VM_DENY)
-	VM_BINARY=$(abspath $(VM_BINARY)) VM_DENY=$(abspath $(VM_DENY)) bash tests/vm/run.sh
+	VM_BINARY=$(abspath $(VM_BINARY)) VM_BINARY_ARM=$(abspath $(VM_BINARY_ARM)) VM_DENY=$(abspath $(VM_DENY)) bash tests/vm/run.sh
 
 # Captures the arm64 kernel's raw x_tables answers for a small ruleset into
 # tests/fixtures/arm64/ (see tests/vm/fixtures.sh); not part of any test run.

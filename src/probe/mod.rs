@@ -422,10 +422,7 @@ fn ask_legacy(
         } else {
             xtables::read_table(family, t).map(|s| {
                 if p.table == Table::Mangle {
-                    hint = hints
-                        .iter()
-                        .copied()
-                        .find(|h| s.user_chains.iter().any(|c| c == h));
+                    hint = s.hint(hints);
                 }
                 Count::exact(s.rules)
             })

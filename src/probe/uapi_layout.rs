@@ -55,7 +55,7 @@ pub fn fixture(order: &str, name: &str) -> Vec<u8> {
 
 /// Runs `f` as a parser of `order`'s fixtures would run: with the host
 /// byte order swapped for the "swapped" ones.
-pub fn in_order(order: &str, f: impl FnOnce()) {
+pub fn in_order<R>(order: &str, f: impl FnOnce() -> R) -> R {
     match order {
         "native" => f(),
         "swapped" => with_swapped_host(f),

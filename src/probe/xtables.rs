@@ -42,6 +42,8 @@
 //! poison it. The caller must only pass names listed in
 //! `/proc/net/ip_tables_names` (`/proc/net/ip6_tables_names` for IPv6).
 
+#[cfg(test)]
+mod captured;
 pub(super) mod uapi;
 
 use std::io;
@@ -74,6 +76,16 @@ pub struct TableSummary {
     pub entries: u32,
     /// Bytes of the entry blob (GET_INFO's size).
     pub size: u32,
+}
+
+impl TableSummary {
+    /// The first of `hints` that is one of the table's user chains.
+    pub fn hint(&self, hints: &[&'static str]) -> Option<&'static str> {
+        hints
+            .iter()
+            .copied()
+            .find(|h| self.user_chains.iter().any(|c| c == h))
+    }
 }
 
 impl Family {
@@ -149,10 +161,23 @@ pub fn count_bounds(family: Family, table: &str) -> io::Result<(u64, u64)> {
     let (domain, level, layout) = family.socket_params();
     let fd = raw_socket(domain)?;
     let info = get_info(&fd, level, &name)?;
+    bounds_or_read(layout, info, |info| {
+        read_entries(&fd, level, layout, &name, info)
+    })
+}
+
+/// [`count_bounds`]' answer for the table `info` describes: the
+/// [`bounds`] where they say enough, else the exact count of what `read`
+/// returns for the table.
+fn bounds_or_read(
+    layout: EntryLayout,
+    info: GetInfo,
+    read: impl FnOnce(GetInfo) -> io::Result<TableSummary>,
+) -> io::Result<(u64, u64)> {
     if let Some(b) = bounds(layout, &info) {
         return Ok(b);
     }
-    let rules = read_entries(&fd, level, layout, &name, info)?.rules;
+    let rules = read(info)?.rules;
     Ok((rules, rules))
 }
 
@@ -312,12 +337,19 @@ fn get_entries(
     name: &[u8; XT_TABLE_MAXNAMELEN],
     size: u32,
 ) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; layout.get_entries_hdr + size as usize];
-    buf[..XT_TABLE_MAXNAMELEN].copy_from_slice(name);
-    buf[layout.get_entries_size..][..4].copy_from_slice(&Host.u32_bytes(size));
+    let mut buf = entries_request(layout, name, size);
     getsockopt_buf(fd, level, SO_GET_ENTRIES, &mut buf)?;
     buf.drain(..layout.get_entries_hdr);
     Ok(buf)
+}
+
+/// GET_ENTRIES' buffer as we hand it to the kernel: `struct
+/// ipt_get_entries` (name, size) and room for `size` bytes of entries.
+fn entries_request(layout: EntryLayout, name: &[u8; XT_TABLE_MAXNAMELEN], size: u32) -> Vec<u8> {
+    let mut buf = vec![0u8; layout.get_entries_hdr + size as usize];
+    buf[..XT_TABLE_MAXNAMELEN].copy_from_slice(name);
+    buf[layout.get_entries_size..][..4].copy_from_slice(&Host.u32_bytes(size));
+    buf
 }
 
 /// One entry's fields we look at.

@@ -22,13 +22,15 @@ if [ "${1:-}" = --inside ]; then
   shift
   root=$1 src=$2 cargo_home=$3
   shift 3
+  # The fresh /tmp first: a worktree or cargo home under /tmp (a CI clone
+  # in /tmp/...) is bound on top of it, not hidden under it.
+  mount -t tmpfs tmpfs "$root/tmp"
   mkdir -p "$root$src" "$root$cargo_home"
   mount --bind "$src" "$root$src"
   mount --bind "$cargo_home" "$root$cargo_home"
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
-  mount -t tmpfs tmpfs "$root/tmp"
   # The machine's name server and trusted certificates (a proxy's own CA
   # included) for `cargo fetch`.
   if [ -f /etc/resolv.conf ]; then

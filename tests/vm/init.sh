@@ -41,6 +41,9 @@ uptime() { cut -d' ' -f1 /proc/uptime; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 echo "VMTEST BOOTED $(uptime)"
 echo "VMTEST kernel $(uname -r) $(uname -m), $(nproc) cpus; $(/usr/sbin/iptables-wrapper --version 2>&1 | head -n 1)"
+if [ -e /usr/local/bin/iptables-wrapper-arm ]; then
+    echo "VMTEST kernel 32-bit: $(/usr/local/bin/iptables-wrapper-arm --version 2>&1 | head -n 1)"
+fi
 while read -r name; do
     start=$(now_ms)
     rc=0

@@ -12,6 +12,8 @@
 #
 # Environment:
 #   VM_BINARY    the arm64 wrapper (default dist/iptables-wrapper-linux-arm64)
+#   VM_BINARY_ARM the 32-bit arm wrapper (default dist/iptables-wrapper-linux-arm),
+#                which the compat-* scenarios run next to the arm64 one
 #   VM_DENY      tests/seccomp/deny.c built static for arm64 (default
 #                target/vm/deny-arm64)
 #   VM_SCENARIOS the scenarios to run (default: all of them, see below)
@@ -31,8 +33,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 binary=${VM_BINARY:-$here/dist/iptables-wrapper-linux-arm64}
+binary_arm=${VM_BINARY_ARM:-$here/dist/iptables-wrapper-linux-arm}
 deny=${VM_DENY:-$here/target/vm/deny-arm64}
-scenarios=${VM_SCENARIOS:-hint-legacy hint-nft counts-legacy counts-nft split no-nf-tables verify concurrent kernel-vs-process kernel-vs-process-hints}
+scenarios=${VM_SCENARIOS:-hint-legacy hint-nft counts-legacy counts-nft split no-nf-tables verify concurrent kernel-vs-process kernel-vs-process-hints compat-detect compat-hint-legacy compat-bounds}
 timeout=${VM_TIMEOUT:-600}
 cpu=${VM_CPU:-cortex-a72}
 
@@ -46,6 +49,9 @@ command -v qemu-system-aarch64 >/dev/null || fail "qemu-system-aarch64 is missin
 # An arm64 ELF: e_machine (offset 18, little-endian) is 183 (0xb7).
 is_arm64() { [ -f "$1" ] && [ "$(od -An -tx1 -j18 -N2 "$1" | tr -d ' ')" = b700 ]; }
 is_arm64 "$binary" || fail "$binary is not an arm64 executable; build it (make release RELEASE_ARCHES=arm64) or set VM_BINARY"
+# A 32-bit ARM ELF: class (offset 4) 1, e_machine 40 (0x28).
+is_arm() { [ -f "$1" ] && [ "$(od -An -tx1 -j4 -N1 "$1" | tr -d ' ') $(od -An -tx1 -j18 -N2 "$1" | tr -d ' ')" = "01 2800" ]; }
+is_arm "$binary_arm" || fail "$binary_arm is not a 32-bit arm executable; build it (make release RELEASE_ARCHES=arm) or set VM_BINARY_ARM"
 is_arm64 "$deny" || fail "$deny is not an arm64 executable; build it from tests/seccomp/deny.c or set VM_DENY"
 
 started=$SECONDS
@@ -61,13 +67,14 @@ echo "$scenarios" | tr ' ' '\n' | grep . >"$work/plan"
 disk_start=$SECONDS
 # shellcheck disable=SC2016 # expanded by the inner bash
 unshare --mount --propagation private -- bash -euc '
-    here=$1 work=$2 lower=$3 binary=$4 deny=$5
+    here=$1 work=$2 lower=$3 binary=$4 deny=$5 binary_arm=$6
     mkdir "$work/layer"
     mount -t tmpfs tmpfs "$work/layer"
     mkdir -p "$work/layer/upper/vm" "$work/layer/upper/usr/sbin" "$work/layer/upper/usr/local/bin" \
         "$work/layer/work" "$work/layer/merged"
     install -m 755 "$binary" "$work/layer/upper/usr/sbin/iptables-wrapper"
     install -m 755 "$deny" "$work/layer/upper/usr/local/bin/deny"
+    install -m 755 "$binary_arm" "$work/layer/upper/usr/local/bin/iptables-wrapper-arm"
     install -m 755 "$here/tests/vm/init.sh" "$work/layer/upper/vm/init.sh"
     install -m 644 "$here/tests/vm/scenarios.sh" "$here/tests/common/prelude.sh" \
         "$here/tests/common/rich-ruleset.sh" "$work/plan" "$work/layer/upper/vm/"
@@ -79,10 +86,10 @@ unshare --mount --propagation private -- bash -euc '
         "$work/layer/merged"
     truncate -s 1G "$work/disk.img"
     mke2fs -q -F -t ext4 -L vmroot -d "$work/layer/merged" "$work/disk.img"
-' vm-disk "$here" "$work" "$cache/root" "$binary" "$deny"
+' vm-disk "$here" "$work" "$cache/root" "$binary" "$deny" "$binary_arm"
 disk_s=$((SECONDS - disk_start))
 
-echo "booting $(cat "$cache/kernel-version") (qemu-system-aarch64 TCG, -cpu $cpu, 2 cores) with $(basename "$binary");" \
+echo "booting $(cat "$cache/kernel-version") (qemu-system-aarch64 TCG, -cpu $cpu, 2 cores) with $(basename "$binary") and $(basename "$binary_arm");" \
     "scenarios: $scenarios"
 boot_start=$SECONDS
 rc=0
@@ -135,4 +142,4 @@ if [ "${#problems[@]}" != 0 ]; then
     exit 1
 fi
 if [ -n "${VM_VERBOSE:-}" ]; then cat "$work/console.txt"; fi
-echo "vm-test: all $(echo "$scenarios" | wc -w) scenarios passed on arm64"
+echo "vm-test: all $(echo "$scenarios" | wc -w) scenarios passed on arm64 (the arm binary's through compat)"

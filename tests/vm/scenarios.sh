@@ -260,7 +260,7 @@ sc_concurrent() {
     for i in $(seq 20); do
         (
             flock -s /tmp/barrier true
-            rc=0
+            status=0
             case $((i % 6)) in
             0) iptables -V ;;
             1) iptables-save -V ;;
@@ -268,8 +268,8 @@ sc_concurrent() {
             3) ip6tables -V ;;
             4) ip6tables-save -V ;;
             5) ip6tables-restore -V ;;
-            esac >"/tmp/out.$i" 2>"/tmp/err.$i" || rc=$?
-            echo "$rc" >"/tmp/status.$i"
+            esac >"/tmp/out.$i" 2>"/tmp/err.$i" || status=$?
+            echo "$status" >"/tmp/status.$i"
         ) 9>&- &
     done
     sleep 1
@@ -359,4 +359,171 @@ sc_fixtures() {
     detect_json
     kernel_sources
     js '.probes[] | select(.mode=="legacy") | del(.ms) | tojson' | sed 's/^/FIXTURE detect probe /'
+}
+
+# --- The 32-bit arm wrapper on the same 64-bit kernel (compat) -----------
+# tests/vm/run.sh puts the arm (armv7, EABI5) release binary at $ARM, next
+# to the arm64 one at /usr/sbin/iptables-wrapper. A 32-bit process on arm64
+# makes the same x_tables getsockopt calls through the kernel's compat
+# translation (compat_get_entries: the 32-bit ipt_getinfo, ipt_get_entries
+# and entry layouts, sizes recomputed for 32-bit targets and matches), so
+# the arm binary's legacy reads take another path through the kernel than
+# the arm64 binary's. Netlink (nf_tables) has no layout of its own to
+# translate. These scenarios hold the arm binary's answers to the arm64
+# binary's on the same rulesets.
+ARM=/usr/local/bin/iptables-wrapper-arm
+ARM64=/usr/sbin/iptables-wrapper
+
+# elf_of FILE: its ELF class and e_machine ("01 2800": 32-bit ARM).
+elf_of() { echo "$(od -An -tx1 -j4 -N1 "$1" | tr -d ' ') $(od -An -tx1 -j18 -N2 "$1" | tr -d ' ')"; }
+
+# is_arm: the arm binary is a 32-bit ARM executable that runs here, on the
+# 64-bit kernel, and names its target.
+is_arm() {
+    check "uname -m" "$(uname -m)" aarch64
+    check "ELF class and machine of $ARM" "$(elf_of "$ARM")" "01 2800"
+    check_prefix "$ARM --version" "$("$ARM" --version 2>&1)" "iptables-wrapper 0.1.0 (armv7-unknown-linux-gnueabihf, "
+}
+
+# same_detect WHAT A B: two detect --json documents give the same probes
+# (each probe's result, rules and hint) and the same decision.
+same_detect() {
+    each='.probes | sort_by(.mode, .family, .table) | .[] | "\(.mode) \(.family) \(.table): \(.result) rules=\(.rules) hint=\(.hint)"'
+    check "probes, $1" "$(js "$each" "$2" | tr '\n' ';')" "$(js "$each" "$3" | tr '\n' ';')"
+    check "decision, $1" "$(js '[.mode, .families] | tojson' "$2")" "$(js '[.mode, .families] | tojson' "$3")"
+}
+
+# detect_by BINARY [ENV=VALUE...]: detect_json through BINARY.
+detect_by() {
+    w=$1
+    shift
+    detect_json "$@"
+    w=$ARM64
+}
+
+# arm_vs_arm64 KEY: `detect --json` with the default source through the arm
+# binary, the arm64 binary, and the arm binary's process source; the arm
+# binary's is in /tmp/KEY.json.
+arm_vs_arm64() {
+    detect_by "$ARM"
+    cp "$J" "/tmp/$1.json"
+    kernel_sources
+    check "arm probe results" "$(js '[.probes[].result | select(. != "not-run")] | unique | join(",")')" ok
+    detect_by "$ARM64"
+    cp "$J" "/tmp/$1-arm64.json"
+    kernel_sources
+    detect_by "$ARM" IPTABLES_WRAPPER_PROBES=process IPTABLES_WRAPPER_PROBE_TIMEOUT=120
+    cp "$J" "/tmp/$1-process.json"
+    check "sources of the process probes" "$(js '[.probes[].source] | unique | join(",")')" process
+    same_detect "arm kernel against arm64 kernel" "/tmp/$1.json" "/tmp/$1-arm64.json"
+    same_detect "arm kernel against process" "/tmp/$1.json" "/tmp/$1-process.json"
+    J=/tmp/$1.json
+    echo "arm probes: $(js "$each" | tr '\n' ';')"
+}
+
+# 11. The rich ruleset (every kind of rule, user chains, four tables, both
+# families and modes): the arm binary reads it through compat exactly as the
+# arm64 binary and the iptables commands do; then again with hint chains.
+sc_compat_detect() {
+    is_arm
+    # shellcheck source=/dev/null # tests/common/rich-ruleset.sh
+    . /vm/rich-ruleset.sh
+    arm_vs_arm64 rich
+    for m in legacy nft; do
+        for f in ipv4 ipv6; do
+            check "$m $f rules (arm)" "$(js ".probes[] | select(.mode==\"$m\" and .family==\"$f\" and .table==\"all\") | .rules")" 10
+        done
+    done
+    decided nft tie tie
+    iptables-nft -t mangle -N KUBE-IPTABLES-HINT
+    ip6tables-legacy -t mangle -N KUBE-KUBELET-CANARY
+    # limit's match data holds a kernel pointer (xt_rateinfo.master), so
+    # compat gives it another size: the entries the arm binary walks are
+    # laid out differently from the arm64 binary's.
+    iptables-legacy -A INPUT -m limit --limit 5/s -j ACCEPT
+    ip6tables-legacy -A INPUT -m limit --limit 5/s -j ACCEPT
+    arm_vs_arm64 hints
+    decided split hint hint
+    check "legacy ipv4 rules with limit (arm)" "$(js '.probes[] | select(.mode=="legacy" and .family=="ipv4" and .table=="all") | .rules')" 11
+    check "legacy ipv6 mangle hint (arm)" "$(js '.probes[] | select(.mode=="legacy" and .family=="ipv6" and .table=="mangle") | .hint')" KUBE-KUBELET-CANARY
+    check "nft ipv4 mangle hint (arm)" "$(js '.probes[] | select(.mode=="nft" and .family=="ipv4" and .table=="mangle") | .hint')" KUBE-IPTABLES-HINT
+}
+
+# 12. The arm binary installed as the six names: a first call with a hint in
+# legacy (against nft counts that say otherwise) switches to legacy, and the
+# rule it writes lands in legacy.
+sc_compat_hint_legacy() {
+    is_arm
+    install -m 755 "$ARM" /usr/sbin/iptables-wrapper
+    sc_hint_legacy
+    check "the wrapper the names were installed for" "$(elf_of /usr/sbin/iptables-wrapper)" "01 2800"
+    cmd VERIFY "$ARM" verify
+    check "verify through the arm binary: exit status" "$rc" 0
+    check_prefix "verify through the arm binary" "$(cat /tmp/VERIFY.out)" "switched: legacy (by the first call of iptables at "
+}
+
+# in_copy BINARY CMD...: runs CMD with BINARY as /usr/sbin/iptables-wrapper,
+# on copies of the names' directories (a mount namespace of its own), so a
+# first call there leaves this sandbox's names as they were; same rulesets.
+in_copy() {
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    unshare --mount --propagation private -- /bin/sh -euc '
+        b=$1
+        shift
+        for d in /usr/sbin /etc/alternatives /var/lib/dpkg/alternatives; do
+            mkdir -p "/tmp/copy$d"
+            cp -a "$d/." "/tmp/copy$d/"
+            mount --bind "/tmp/copy$d" "$d"
+        done
+        [ "$b" = /usr/sbin/iptables-wrapper ] || install -m 755 "$b" /usr/sbin/iptables-wrapper
+        exec "$@"' in-copy "$@"
+    rm -rf /tmp/copy
+}
+
+# bounds KEY BINARY: a first call with no hint, through BINARY as the six
+# names (on copies, see in_copy); its decision line is in /tmp/KEY.err.
+bounds() {
+    status=0
+    in_copy "$2" env IPTABLES_WRAPPER_DEBUG=1 iptables -V >"/tmp/$1.out" 2>"/tmp/$1.err" || status=$?
+    echo "$1: first call through $2 -> $status; stdout: $(joined <"/tmp/$1.out"); stderr: $(joined <"/tmp/$1.err")"
+    check "$1 exit status" "$status" 0
+    check "$1 ran" "$(sed 's/.*(//' "/tmp/$1.out")" "legacy)"
+}
+
+# 13. No hint, legacy ahead: a first call decides from legacy's bounds
+# (x_tables GET_INFO's entry count and size, which compat translates to
+# the 32-bit layout) without reading the rules, and the arm binary's
+# bounds are the arm64 binary's. User chains in both families make the
+# bounds a range that holds the exact count.
+sc_compat_bounds() {
+    is_arm
+    install_alternatives
+    for f in iptables ip6tables; do
+        "$f-legacy" -N KUBE-SERVICES
+        "$f-legacy" -A INPUT -j KUBE-SERVICES
+        "$f-legacy" -A KUBE-SERVICES -p tcp --dport 443 -j ACCEPT
+        "$f-legacy" -A KUBE-SERVICES -p tcp -m multiport --dports 80,8080 -m comment --comment web -j ACCEPT
+        "$f-legacy" -A KUBE-SERVICES -m limit --limit 5/s -j ACCEPT
+        "$f-legacy" -t nat -N KUBE-POSTROUTING
+        "$f-legacy" -t nat -A KUBE-POSTROUTING -j MASQUERADE
+    done
+    rules nft iptables 2
+    bounds ARM "$ARM"
+    bounds ARM64 "$ARM64"
+    arm=$(head -n 1 /tmp/ARM.err)
+    check "decision, arm against arm64" "$arm" "$(head -n 1 /tmp/ARM64.err)"
+    # Both families decide by the counts of both.
+    reason=$(echo "$arm" | grep -o 'legacy [0-9]* to [0-9]* rules > nft 2 rules' | head -n 1)
+    check "arm first call's decision" "$arm" "iptables-wrapper: legacy ($reason)"
+    least=$(echo "$reason" | awk '{print $2}')
+    most=$(echo "$reason" | awk '{print $4}')
+    # The exact count (detect reads every rule) lies within the bounds.
+    detect_by "$ARM"
+    kernel_sources
+    exact=$(($(js '.probes[] | select(.mode=="legacy" and .family=="ipv4" and .table=="all") | .rules') + \
+        $(js '.probes[] | select(.mode=="legacy" and .family=="ipv6" and .table=="all") | .rules')))
+    check "legacy rules, exact" "$exact" 10
+    check "bounds hold the exact count" "$([ "$least" -ge 1 ] && [ "$least" -le "$exact" ] && [ "$exact" -le "$most" ] && echo yes)" yes
+    check "bounds are a range" "$([ "$least" -lt "$most" ] && echo yes)" yes
+    check "names after the copies" "$(basename "$(readlink -f /usr/sbin/iptables)")" iptables-wrapper
 }
