@@ -138,12 +138,20 @@ impl Tool {
 }
 
 /// Whether `tool` is dpkg's update-alternatives (Fedora installs chkconfig's
-/// under that name too): `Debian update-alternatives version 1.21.22.`
+/// under that name too), by what its `--version` prints.
 fn is_dpkgs(tool: &Path) -> bool {
     Command::new(tool)
         .arg("--version")
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("Debian update-alternatives"))
+        .is_ok_and(|o| is_dpkg_banner(&String::from_utf8_lossy(&o.stdout)))
+}
+
+/// dpkg 1.21 and older print `Debian update-alternatives version 1.21.22.`,
+/// dpkg 1.22 (Debian 13) `update-alternatives version 1.22.22.`; chkconfig's
+/// prints `alternatives version 1.24 - Copyright ...` whatever it is called.
+fn is_dpkg_banner(out: &str) -> bool {
+    out.starts_with("Debian update-alternatives version ")
+        || out.starts_with("update-alternatives version ")
 }
 
 /// Whether `link` is a symlink into /etc/alternatives.
@@ -254,6 +262,18 @@ impl Group {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dpkg_banners_old_and_new_but_not_chkconfigs() {
+        assert!(is_dpkg_banner(
+            "Debian update-alternatives version 1.21.22.\n"
+        ));
+        assert!(is_dpkg_banner("update-alternatives version 1.22.22.\n\n"));
+        assert!(!is_dpkg_banner(
+            "alternatives version 1.24 - Copyright (C) 2001 Red Hat, Inc.\n"
+        ));
+        assert!(!is_dpkg_banner(""));
+    }
 
     /// /var/lib/dpkg/alternatives/iptables on Debian 12 (iptables 1.8.9).
     const DEBIAN: &str = "auto

@@ -5,9 +5,11 @@
 //! ([`FILE`] in the iptables directory), or in a state directory when the
 //! names cannot be switched (`state.rs`). Same format in both places:
 //!
-//!     {"format":1,"time":"2026-11-29T23:00:00Z","trigger":"first-call",
-//!      "command":"iptables-restore","version":"0.1.0","dir":"/usr/sbin",
-//!      "decision":{...detect --json without probes...}}
+//! ```text
+//! {"format":1,"time":"2026-11-29T23:00:00Z","trigger":"first-call",
+//!  "command":"iptables-restore","version":"0.1.0","dir":"/usr/sbin",
+//!  "decision":{...detect --json without probes...}}
+//! ```
 //!
 //! Written atomically: a temporary file in the same directory, then
 //! `rename(2)` over the old record, so a reader sees the old record or the

@@ -18,6 +18,8 @@
 # The user-facing images take their binary from a release directory
 # ($IPTABLES_WRAPPER_DIST, `make release`'s dist/) by TARGETARCH and check it
 # against its SHA256SUMS; a build from a release whose sum is wrong must fail.
+# The Debian one, built again with a layer per step as Docker builds, must
+# hold the binary in exactly one layer file (the release is bind-mounted).
 # The Debian and distroless images of the last suite are joined into one
 # manifest list per image (`podman manifest`) and saved as an OCI archive,
 # whose index must list linux/amd64 and linux/arm64, each manifest's config
@@ -684,6 +686,29 @@ bad_sums() {
         { echo "the build failed, but not at the checksum (no 'iptables-wrapper-linux-amd64: FAILED')"; return 1; }
 }
 
+# one_copy NAME DOCKERFILE [BUILD ARGS...]: built with a layer per step, as
+# Docker builds, the image's layers hold the wrapper binary exactly once, at
+# usr/sbin/iptables-wrapper: the release is bind-mounted, never copied into a
+# layer that a later step deletes from (podman's --layers=false, used for the
+# other builds, would squash such a copy away and hide it).
+one_copy() {
+    local name=$1 file=$2 archive=$work/$1.oci.tar x=$work/$1.oci blob copies
+    shift 2
+    build "$name" "$file" "$ctx" "$@" --layers=true
+    podman save -q --format oci-archive -o "$archive" "localhost/ipw-test-$name:$run_id"
+    mkdir "$x"
+    tar -C "$x" -xf "$archive"
+    : >"$work/$name.copies"
+    for blob in "$x"/blobs/sha256/*; do
+        # Layers are tars (compressed or not); the JSON blobs are not.
+        tar -tvf "$blob" 2>/dev/null | awk '/^-/ && $NF ~ /(^|\/)iptables-wrapper(-linux-[a-z0-9]+)?$/ { print $NF }' \
+            >>"$work/$name.copies" || true
+    done
+    copies=$(sort "$work/$name.copies" | tr '\n' ' ')
+    echo "wrapper binaries in the layers: ${copies:-none}"
+    [ "$copies" = "usr/sbin/iptables-wrapper " ] || { echo "expected exactly usr/sbin/iptables-wrapper"; return 1; }
+}
+
 # manifest NAME AMD64-NAME ARM64-NAME: one manifest list holding both images,
 # pushed with its images to an OCI archive; the archive's index lists exactly
 # linux/amd64 and linux/arm64, and each platform's image config names that
@@ -738,6 +763,8 @@ build_check "debian-$layout_suite-arm64" "$here/images/Dockerfile.debian" "$ctx"
 build_check distroless-arm64 "$here/images/Dockerfile.distroless" "$ctx" "${arm64_base[@]}"
 check "Dockerfile.debian refuses a binary whose sum is wrong in SHA256SUMS" \
     bad_sums debian-bad-sums "$here/images/Dockerfile.debian" "${amd64[@]}" "${layout_base[@]}"
+check "Dockerfile.debian, built with a layer per step, holds the binary once" \
+    one_copy debian-layers "$here/images/Dockerfile.debian" "${amd64[@]}" "${layout_base[@]}"
 check "Dockerfile.distroless refuses a binary whose sum is wrong in SHA256SUMS" \
     bad_sums distroless-bad-sums "$here/images/Dockerfile.distroless" "${amd64[@]}" "${layout_base[@]}"
 build_check alpine-layout "$here/tests/images/Dockerfile.alpine-layout" "$test_ctx" "${layout_base[@]}"

@@ -320,6 +320,38 @@ resolved installed
     }
 }
 
+/// `install --root /` run from a copy outside the iptables directory, as
+/// from a Dockerfile `RUN --mount=type=bind` step, on a machine of each
+/// suite: the suite's own update-alternatives does the `--root` work (dpkg
+/// 1.21 on bookworm prints `Debian update-alternatives version`, dpkg 1.22
+/// on trixie `update-alternatives version`; both must be taken for dpkg's).
+#[test]
+fn install_root_slash_from_a_copy_elsewhere_with_the_suites_own_dpkg() {
+    for suite in suites() {
+        let run = scenario(
+            &suite,
+            r#"
+mkdir /opt/w
+mv $W /opt/w/iptables-wrapper
+step first /opt/w/iptables-wrapper install --root /
+snap >/tmp/before
+step second /opt/w/iptables-wrapper install --root /
+unchanged second
+value installed
+resolved installed
+"#,
+        );
+        let copied =
+            "iptables-wrapper: copied /opt/w/iptables-wrapper to /usr/sbin/iptables-wrapper";
+        assert_printed(&run, "first", &[copied, REGISTERED[0], REGISTERED[1]]);
+        assert_printed(&run, "second", &[]);
+        assert_unchanged(&run, "second");
+        assert_eq!(run.get("installed.iptables"), "/usr/sbin/iptables-wrapper");
+        assert_eq!(run.get("installed.ip6tables"), "/usr/sbin/iptables-wrapper");
+        assert_resolved(&run, "installed", "/usr/sbin/iptables-wrapper");
+    }
+}
+
 #[test]
 fn install_symlinks_links_the_names_directly() {
     for suite in suites() {
@@ -362,12 +394,14 @@ value alt
 }
 
 /// Puts the installer and the binary side by side in /tmp/inst, with no
-/// wrapper in /usr/sbin, keeping a copy of the binary in /tmp/orig.
+/// wrapper in /usr/sbin, keeping a copy of the binary in /tmp/orig. The
+/// script loses its exec bit, as a build context may: `sh SCRIPT` needs none.
 const STAGE: &str = r#"
 mkdir /tmp/inst
 cp $W /tmp/orig
 cp $W /tmp/inst/iptables-wrapper
 cp /root/iptables-wrapper-installer.sh /tmp/inst/
+chmod 0644 /tmp/inst/iptables-wrapper-installer.sh
 rm $W
 I=/tmp/inst/iptables-wrapper-installer.sh
 "#;
