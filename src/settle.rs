@@ -75,7 +75,8 @@ impl Outcome {
 
 pub fn settle(call: &Call) -> Result<Outcome, Failure> {
     let (dir, settings) = (call.dir, call.settings);
-    if let Some(done) = done_before(call, false) {
+    let place = state::Place::of(dir, settings);
+    if let Some(done) = done_before(call, &place, false) {
         return Ok(done);
     }
     let lock = match switch::lock(dir) {
@@ -87,7 +88,7 @@ pub fn settle(call: &Call) -> Result<Outcome, Failure> {
     };
     // Looked at again under the lock: the holder before us may have
     // switched, or kept its decision.
-    if let Some(done) = done_before(call, true) {
+    if let Some(done) = done_before(call, &place, true) {
         return Ok(done);
     }
 
@@ -136,14 +137,14 @@ pub fn settle(call: &Call) -> Result<Outcome, Failure> {
             describe(modes)
         ),
     };
-    let kept = keep(call, &record, &failed);
+    let kept = keep(call, &place, &record, &failed);
     drop(lock);
     Ok(Outcome::NotSwitched { decision, kept })
 }
 
 /// What a call before this one left, if anything: the names switched, or a
 /// decision kept. `under_lock`: looking again after waiting for the lock.
-fn done_before(call: &Call, under_lock: bool) -> Option<Outcome> {
+fn done_before(call: &Call, place: &state::Place, under_lock: bool) -> Option<Outcome> {
     let debug = call.settings.debug;
     if let Some(modes) = look(call) {
         if debug && under_lock {
@@ -156,7 +157,7 @@ fn done_before(call: &Call, under_lock: bool) -> Option<Outcome> {
         }
         return Some(Outcome::Already(modes));
     }
-    let (path, record) = state::find(call.dir, call.settings)?;
+    let (path, record) = place.find()?;
     if debug {
         eprintln!(
             "iptables-wrapper: {}; kept in {} by {} at {}",
@@ -172,8 +173,8 @@ fn done_before(call: &Call, under_lock: bool) -> Option<Outcome> {
 /// Keeps the decision of names that could not be switched (`failed` says
 /// why) in a state directory, and warns once: where it was kept, or that
 /// nothing can remember it. Returns where it was kept.
-fn keep(call: &Call, record: &Record, failed: &str) -> Option<PathBuf> {
-    let kept = state::keep(call.dir, call.settings, record);
+fn keep(call: &Call, place: &state::Place, record: &Record, failed: &str) -> Option<PathBuf> {
+    let kept = place.keep(record);
     let running = match &call.trigger {
         Trigger::FirstCall(command) => format!(
             "running {} directly; ",

@@ -51,41 +51,50 @@ pub fn file_name(dir: &Path) -> String {
     name
 }
 
-/// A decision kept for `dir`, and where: the first state directory that
-/// holds a readable record for it. A damaged record counts as none, so the
-/// next call decides again and replaces it.
-pub fn find(dir: &Path, settings: &Settings) -> Option<(PathBuf, Record)> {
-    find_in(&dirs(settings), dir)
+/// Where the decision for one iptables directory is kept: the state
+/// directories in the order they are tried, and the record's name in them.
+/// Made once per call, so that the name (which resolves the directory's
+/// path, a readlink per component) is worked out once however often the
+/// call looks.
+pub struct Place {
+    dirs: Vec<PathBuf>,
+    name: String,
 }
 
-fn find_in(places: &[PathBuf], dir: &Path) -> Option<(PathBuf, Record)> {
-    let name = file_name(dir);
-    places.iter().find_map(|d| {
-        let path = d.join(&name);
-        Record::read(&path).ok().flatten().map(|r| (path, r))
-    })
-}
-
-/// Keeps `record` for `dir` in the first state directory that can be
-/// written; returns its path, or why no place could take it.
-pub fn keep(dir: &Path, settings: &Settings, record: &Record) -> Result<PathBuf, String> {
-    keep_in(&dirs(settings), dir, record)
-}
-
-fn keep_in(places: &[PathBuf], dir: &Path, record: &Record) -> Result<PathBuf, String> {
-    let name = file_name(dir);
-    let mut tried = Vec::new();
-    for d in places {
-        let path = d.join(&name);
-        match fs::create_dir_all(d).and_then(|()| record.write(&path)) {
-            Ok(()) => return Ok(path),
-            Err(e) => tried.push(format!("{}: {e}", d.display())),
+impl Place {
+    pub fn of(dir: &Path, settings: &Settings) -> Place {
+        Place {
+            dirs: dirs(settings),
+            name: file_name(dir),
         }
     }
-    Err(format!(
-        "no state directory could be written ({})",
-        tried.join("; ")
-    ))
+
+    /// The decision kept here, and where: the first state directory that
+    /// holds a readable record. A damaged record counts as none, so the
+    /// next call decides again and replaces it.
+    pub fn find(&self) -> Option<(PathBuf, Record)> {
+        self.dirs.iter().find_map(|d| {
+            let path = d.join(&self.name);
+            Record::read(&path).ok().flatten().map(|r| (path, r))
+        })
+    }
+
+    /// Keeps `record` in the first state directory that can be written;
+    /// returns its path, or why no place could take it.
+    pub fn keep(&self, record: &Record) -> Result<PathBuf, String> {
+        let mut tried = Vec::new();
+        for d in &self.dirs {
+            let path = d.join(&self.name);
+            match fs::create_dir_all(d).and_then(|()| record.write(&path)) {
+                Ok(()) => return Ok(path),
+                Err(e) => tried.push(format!("{}: {e}", d.display())),
+            }
+        }
+        Err(format!(
+            "no state directory could be written ({})",
+            tried.join("; ")
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -145,27 +154,31 @@ mod tests {
         // A file where the first directory should be: it cannot be created,
         // so the next place is used.
         fs::write(base.join("blocked"), "").unwrap();
-        let places = [base.join("blocked/state"), base.join("state")];
+        let places = vec![base.join("blocked/state"), base.join("state")];
         let iptables = base.join("sbin");
         fs::create_dir_all(&iptables).unwrap();
+        let place = |dirs: &[PathBuf], dir: &Path| Place {
+            dirs: dirs.to_vec(),
+            name: file_name(dir),
+        };
         let record = Record::new(
             Trigger::FirstCall("iptables".into()),
             &iptables,
             &crate::record::sample_decision(),
         );
-        let path = keep_in(&places, &iptables, &record).unwrap();
+        let path = place(&places, &iptables).keep(&record).unwrap();
         assert_eq!(path, base.join("state").join(file_name(&iptables)));
         assert_eq!(
-            find_in(&places, &iptables),
+            place(&places, &iptables).find(),
             Some((path.clone(), record.clone()))
         );
         assert_eq!(
-            find_in(&places, &base),
+            place(&places, &base).find(),
             None,
             "another directory has no decision"
         );
 
-        let e = keep_in(&places[..1], &iptables, &record).unwrap_err();
+        let e = place(&places[..1], &iptables).keep(&record).unwrap_err();
         assert!(
             e.starts_with("no state directory could be written (") && e.contains("blocked/state"),
             "{e}"
@@ -173,7 +186,7 @@ mod tests {
 
         // A damaged record reads as none.
         fs::write(&path, "{").unwrap();
-        assert_eq!(find_in(&places, &iptables), None);
+        assert_eq!(place(&places, &iptables).find(), None);
         fs::remove_dir_all(&base).unwrap();
     }
 }

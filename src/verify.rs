@@ -109,7 +109,7 @@ pub fn check(dir: &Path, me: Option<FileId>, settings: &Settings) -> Report {
 /// switched, a decision kept in a state directory.
 fn remembered(dir: &Path, names: State, settings: &Settings) -> Option<Remembered> {
     if names == State::NotSwitched {
-        if let Some((path, r)) = state::find(dir, settings) {
+        if let Some((path, r)) = state::Place::of(dir, settings).find() {
             return Some(Remembered::Kept(path, r));
         }
     }
