@@ -11,9 +11,9 @@
                                         --mount --pid` namespace. Prints one JSON
                                         object.
     measure.py fsops --fs tmpfs|overlay|ext4 --scratch DIR --bin WRAPPER [--reps R]
-                                        time the switch's system calls alone, one
-                                        symlink per name against one per mode; run
-                                        it as root in a private mount namespace
+                                        time the switch's system calls alone, in
+                                        parts, each way of switch_ops; run it as
+                                        root in a private mount namespace
     measure.py report RESULTS.jsonl --bin WRAPPER --out BENCHMARKS.md --command CMD
                                         print the Markdown tables, and update the
                                         generated block of BENCHMARKS.md
@@ -131,14 +131,22 @@ def backing_fs(path):
     return r.stdout.strip() or "unknown"
 
 
-def lay_out(path, multi_dir, wrapper):
+def lay_out(path, multi_dir, wrapper, hop=None):
     """Fills `path` as `install --symlinks` leaves an iptables directory:
     links to the real multi binaries, a copy of the wrapper, and the six
-    names as links to it."""
+    names as links to it. With `hop` (tests/bench/hop.c), also a copy of it
+    reached through a link, `hop` -> `iptables-hop`, as the wrapper is
+    reached through `iptables`: the floor then pays what the wrapper pays
+    to be found and loaded where it lives (on overlayfs, the cold lookups
+    of a fresh mount)."""
     for m in MULTI.values():
         os.symlink(os.path.join(multi_dir, m), os.path.join(path, m))
     shutil.copyfile(wrapper, os.path.join(path, "iptables-wrapper"))
     os.chmod(os.path.join(path, "iptables-wrapper"), 0o755)
+    if hop:
+        shutil.copyfile(hop, os.path.join(path, "iptables-hop"))
+        os.chmod(os.path.join(path, "iptables-hop"), 0o755)
+        os.symlink("iptables-hop", os.path.join(path, "hop"))
     for name in NAMES:
         os.symlink("iptables-wrapper", os.path.join(path, name))
 
@@ -152,16 +160,17 @@ class Scratch:
 
     pod = False     # whether every call, not only the first, gets a new pod
 
-    def __init__(self, path, multi_dir, wrapper, fs="tmpfs"):
+    def __init__(self, path, multi_dir, wrapper, hop, fs="tmpfs"):
         self.fs = fs
         self.dir = path
         if fs == "tmpfs":
             mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", path)
         self.backing = backing_fs(path)
-        lay_out(path, multi_dir, wrapper)
+        lay_out(path, multi_dir, wrapper, hop)
         self.wrapper = os.path.join(path, "iptables-wrapper")
         self.env = {"PATH": f"{path}:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
-        self.hop = self.maxrss = None     # the host's, from the command line
+        self.hop = os.path.join(path, "hop")
+        self.maxrss = None     # the host's, from the command line
 
     def multi(self, mode):
         return os.path.join(self.dir, MULTI[mode])
@@ -219,12 +228,12 @@ class OverlayScratch(Scratch):
 
     pod = True
 
-    def __init__(self, path, multi_dir, wrapper):
+    def __init__(self, path, multi_dir, wrapper, hop):
         self.fs = "overlay"
         self.base = path
         self.lower = os.path.join(path, "lower")
         os.makedirs(os.path.join(self.lower, "usr/sbin"))
-        lay_out(os.path.join(self.lower, "usr/sbin"), multi_dir, wrapper)
+        lay_out(os.path.join(self.lower, "usr/sbin"), multi_dir, wrapper, hop)
         self.root = os.path.join(path, "root")
         os.mkdir(self.root)
         self.dir = os.path.join(self.root, "usr/sbin")
@@ -233,7 +242,8 @@ class OverlayScratch(Scratch):
         self.install()
         self.wrapper = os.path.join(self.dir, "iptables-wrapper")
         self.env = {"PATH": f"{self.dir}:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
-        self.hop = self.maxrss = None
+        self.hop = os.path.join(self.dir, "hop")
+        self.maxrss = None
 
     def install(self):
         self.close()
@@ -326,41 +336,74 @@ class AlternativesScratch(Scratch):
 # to repoint the six names to one mode, without the exec around them.
 
 
-def switch_ops(d, shared):
-    """Repoints the six names in `d` at xtables-legacy-multi as the wrapper
-    does: with `shared`, one symlink, linked to every other name's temporary
-    name (as now); otherwise one symlink per name (as before). A rename
-    each. Returns the wall ns."""
+RECORD = ".iptables-wrapper-decision.json"
+RECORD_BYTES = b"{" + b'"x":0,' * 76 + b'"y":0}\n'   # 464 bytes, as a record is
+
+
+def switch_ops(d, way):
+    """Repoints the names in `d` at xtables-legacy-multi, one `way`:
+    - "per name": one symlink per name (before), a rename each;
+    - "per mode": one symlink, linked to every other name's temporary name,
+      a rename each (as the wrapper does), then the decision record beside
+      them as the wrapper writes it (a temporary file, written, closed and
+      renamed);
+    - "per family": one symlink and one rename per family, the least any
+      layout could do (it would need names that lead through one link per
+      family; shown for comparison, not what the wrapper does).
+    Returns the wall ns of each part: "first" (the first change, which on
+    overlayfs copies the directory up), "names" (the rest of the names) and
+    "record"."""
     tmp = [os.path.join(d, f".{n}.iptables-wrapper-1") for n in NAMES]
     dst = [os.path.join(d, n) for n in NAMES]
+    parts = {}
     t0 = time.perf_counter_ns()
     os.symlink("xtables-legacy-multi", tmp[0])
-    for i in range(1, len(NAMES)):
-        if shared:
-            os.link(tmp[0], tmp[i], follow_symlinks=False)
-        else:
-            os.symlink("xtables-legacy-multi", tmp[i])
-        os.rename(tmp[i], dst[i])
+    t1 = time.perf_counter_ns()
+    if way == "per family":
+        os.symlink("xtables-legacy-multi", tmp[3])
+        os.rename(tmp[3], dst[3])
+    else:
+        for i in range(1, len(NAMES)):
+            if way == "per mode":
+                os.link(tmp[0], tmp[i], follow_symlinks=False)
+            else:
+                os.symlink("xtables-legacy-multi", tmp[i])
+            os.rename(tmp[i], dst[i])
     os.rename(tmp[0], dst[0])
-    return time.perf_counter_ns() - t0
+    t2 = time.perf_counter_ns()
+    parts["first"], parts["names"] = t1 - t0, t2 - t1
+    if way == "per mode":
+        rec = os.path.join(d, RECORD + ".tmp-1")
+        fd = os.open(rec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        os.write(fd, RECORD_BYTES)
+        os.close(fd)
+        os.rename(rec, os.path.join(d, RECORD))
+        parts["record"] = time.perf_counter_ns() - t2
+    return parts
+
+
+WAYS = ("per name", "per mode", "per family")
 
 
 def fsops(a):
-    """Times switch_ops, one symlink per name against one per mode,
-    interleaved, on a fresh directory each time: `a.fs` tmpfs, ext4 or
+    """Times switch_ops, each way in WAYS, interleaved, on a fresh
+    directory each time: `a.fs` tmpfs, ext4 or
     overlay (a fresh upper layer on disk, as for a first call's case).
     Prints one JSON object. Run it as root in a private mount namespace."""
     base = a.scratch
     lower = os.path.join(base, "lower")
-    os.mkdir(lower)
-    lay_out(lower, a.multi_dir, a.bin)
+    # As in an image: the names in /usr/sbin, so that on overlayfs the first
+    # change copies /usr and /usr/sbin up, as a first call's does.
+    src = os.path.join(lower, "usr/sbin")
+    os.makedirs(src)
+    lay_out(src, a.multi_dir, a.bin)
     mnt = os.path.join(base, "root")
     os.mkdir(mnt)
     if a.fs == "tmpfs":
         mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", mnt)
-    times = {"per name": [], "per mode": []}
+    times = {w: {} for w in WAYS}
     for i in range(a.reps):
-        for shared in ((False, True) if i % 2 == 0 else (True, False)):
+        for way in (WAYS if i % 2 == 0 else WAYS[::-1]):
             if a.fs == "overlay":
                 mount("-t", "overlay", "ipw-bench", "-o",
                       f"lowerdir={lower},{fresh(base)}", mnt)
@@ -368,22 +411,27 @@ def fsops(a):
             else:
                 for n in os.listdir(mnt):
                     os.remove(os.path.join(mnt, n))
-                for n in os.listdir(lower):
-                    os.symlink(os.readlink(os.path.join(lower, n)) if os.path.islink(
-                        os.path.join(lower, n)) else os.path.join(lower, n),
+                for n in os.listdir(src):
+                    os.symlink(os.readlink(os.path.join(src, n)) if os.path.islink(
+                        os.path.join(src, n)) else os.path.join(src, n),
                         os.path.join(mnt, n))
                 if a.fs != "tmpfs":
                     settle(mnt)
-            times["per mode" if shared else "per name"].append(switch_ops(mnt, shared))
+            parts = switch_ops(os.path.join(mnt, "usr/sbin") if a.fs == "overlay" else mnt, way)
+            parts["all"] = sum(parts.values())
+            for k, v in parts.items():
+                times[way].setdefault(k, []).append(v)
             if a.fs == "overlay":
                 umount(mnt)
     out = {"fs": a.fs, "reps": a.reps, "backing": backing_fs(mnt if a.fs == "tmpfs" else base)}
-    for k, v in times.items():
-        v = sorted(v)
-        out[k] = {"median_us": round(statistics.median(v) / 1e3, 1),
-                  "p10_us": round(v[len(v) // 10] / 1e3, 1),
-                  "p90_us": round(v[len(v) * 9 // 10] / 1e3, 1),
-                  "max_us": round(v[-1] / 1e3, 1)}
+    for way, parts in times.items():
+        out[way] = {}
+        for k, v in parts.items():
+            v = sorted(v)
+            out[way][k] = {"median_us": round(statistics.median(v) / 1e3, 1),
+                           "p10_us": round(v[len(v) // 10] / 1e3, 1),
+                           "p90_us": round(v[len(v) * 9 // 10] / 1e3, 1),
+                           "max_us": round(v[-1] / 1e3, 1)}
     print(json.dumps(out))
 
 
@@ -733,9 +781,9 @@ def case(a):
     with open(a.rules) as f:
         rules = f.read()               # read before a chroot (alternatives)
     if a.fs in ("tmpfs", "ext4"):
-        s = Scratch(a.scratch, a.multi_dir, a.bin, a.fs)
+        s = Scratch(a.scratch, a.multi_dir, a.bin, a.hop, a.fs)
     elif a.fs == "overlay":
-        s = OverlayScratch(a.scratch, a.multi_dir, a.bin)
+        s = OverlayScratch(a.scratch, a.multi_dir, a.bin, a.hop)
     else:
         s = AlternativesScratch(a.scratch, a.bin, a.root_base, [a.hop, a.maxrss])
     a.hop, a.maxrss = s.hop or a.hop, s.maxrss or a.maxrss
@@ -1164,17 +1212,27 @@ def probes_table(results, n):
 
 
 def fsops_table(path):
-    """The switch's system calls alone, per kind of directory."""
+    """The switch's system calls alone, per kind of directory and way, in
+    parts: medians µs (p10 to p90)."""
     with open(path) as f:
         runs = [json.loads(line) for line in f if line.strip()]
     if not runs:
         return ""
-    lines = ["| iptables directory | reps | one symlink per name: median µs (p10 to p90, max) "
-             "| one symlink per mode: median µs (p10 to p90, max) |", "|---|---|---|---|"]
+
+    def cell(r, way, part):
+        c = r[way].get(part)
+        return f"{c['median_us']:g} ({c['p10_us']:g} to {c['p90_us']:g})" if c else "—"
+    lines = ["| iptables directory | reps | way | first change µs | the other names µs "
+             "| decision record µs | all µs |", "|---|---|---|---|---|---|---|"]
     for r in runs:
-        cells = [f"{r[k]['median_us']:g} ({r[k]['p10_us']:g} to {r[k]['p90_us']:g}, "
-                 f"{r[k]['max_us']:g})" for k in ("per name", "per mode")]
-        lines.append(f"| {FS_LABEL[r['fs']]} | {r['reps']} | {cells[0]} | {cells[1]} |")
+        for way, label in (("per name", "one symlink per name (before)"),
+                           ("per mode", "one symlink per mode (now)"),
+                           ("per family", "one symlink per family (a layout we do not use)")):
+            if way not in r:
+                continue
+            lines.append(f"| {FS_LABEL[r['fs']]} | {r['reps']} | {label} | "
+                         + " | ".join(cell(r, way, p) for p in ("first", "names", "record", "all"))
+                         + " |")
     return "\n".join(lines)
 
 
@@ -1201,7 +1259,8 @@ def report(a):
         targets_table(rows, size),
         "",
         "With a hint, against the floor of any wrapper: a bare exec (`tests/bench/hop.c`, "
-        "a static C program that only execs the multi binary) measured in the same "
+        "a static C program that only execs the multi binary, kept beside the wrapper "
+        "and reached through a link as the wrapper is) measured in the same "
         "repetitions; medians of the per-repetition differences:",
         "",
         hop_table(rows),
@@ -1209,8 +1268,9 @@ def report(a):
         *(["The switch's file-system work alone (`measure.py fsops`): the system "
            "calls that repoint the six names to one mode, timed from Python on a "
            "fresh directory (for overlayfs, a fresh upper layer) each time, the "
-           "two ways interleaved: six symlinks and six renames (before), against "
-           "one symlink, five hard links and six renames (now):",
+           "ways interleaved. The first change is one symlink(2); on overlayfs it "
+           "also copies /usr and /usr/sbin up, which any switch pays. The record "
+           "is written only the way the wrapper does it (now):",
            "", fsops_table(a.fsops), ""] if a.fsops and fsops_table(a.fsops) else []),
         "The largest legacy table in each no-hint case (read with "
         "`getsockopt(IPT_SO_GET_INFO)`; `IPT_SO_GET_ENTRIES` hands it over in one "
