@@ -15,11 +15,17 @@
 # - images/Dockerfile.debian and images/Dockerfile.distroless are built
 #   again on the last suite for linux/arm64 (`--platform`), their RUN steps
 #   running under qemu-user through binfmt_misc.
-# The user-facing images take their binary from a release directory
-# ($IPTABLES_WRAPPER_DIST, `make release`'s dist/) by TARGETARCH and check it
-# against its SHA256SUMS; a build from a release whose sum is wrong must fail.
-# The Debian one, built again with a layer per step as Docker builds, must
-# hold the binary in exactly one layer file (the release is bind-mounted).
+# Every image takes its binary from a release directory
+# ($IPTABLES_WRAPPER_DIST, `make release`'s dist/) by TARGETARCH and checks
+# it against its SHA256SUMS; a build from a release whose sum is wrong must
+# fail (Debian, distroless, and the Alpine layout, whose sha256sum is
+# busybox's). The test-only layouts put the wrapper in with the same lines as
+# images/Dockerfile.alpine and images/Dockerfile.fedora, which cannot be
+# built here (their base images cannot be fetched); that the lines are the
+# same is checked first. The Debian image, the Alpine layout and the Fedora
+# layout (merged /usr/sbin), built again with a layer per step as Docker
+# builds, must each hold the binary in exactly one layer file, at its final
+# path (the release is bind-mounted, never copied into a layer).
 # The Debian and distroless images of the last suite are joined into one
 # manifest list per image (`podman manifest`) and saved as an OCI archive,
 # whose index must list linux/amd64 and linux/arm64, each manifest's config
@@ -82,9 +88,6 @@ read -ra suites <<<"${SUITES:-bookworm trixie}"
 # where the arm64 root file system is cached (see the Makefile).
 dist=${IPTABLES_WRAPPER_DIST:-$here/dist}
 foreign_cache=${IMAGE_ROOTFS_CACHE:-/var/cache/iptables-wrapper-tests/images-v1}
-# The test-only layouts copy the binary in directly: the release's amd64 one.
-bin=${IPTABLES_WRAPPER_BIN:-$dist/iptables-wrapper-linux-amd64}
-installer=$here/installer/iptables-wrapper-installer.sh
 scenario=$here/tests/images/scenario.sh
 run_id="$$-$RANDOM"
 
@@ -117,14 +120,12 @@ for a in amd64 arm64; do
     [ -x "$dist/iptables-wrapper-linux-$a" ] || die "no $dist/iptables-wrapper-linux-$a; run 'make release' (RELEASE_ARCHES=\"amd64 arm64\" at least)"
 done
 [ -f "$dist/SHA256SUMS" ] || die "no $dist/SHA256SUMS; run 'make release'"
-[ -x "$bin" ] || die "no wrapper binary at $bin"
 binfmt=/proc/sys/fs/binfmt_misc/qemu-aarch64
 # F, so that it works in chroots; P, so that argv[0] reaches the multi
 # binaries (see tests/release/binfmt.sh).
 if ! grep -qx enabled "$binfmt" 2>/dev/null || ! grep -q '^flags: .*P' "$binfmt" || ! grep -q '^flags: .*F' "$binfmt"; then
     die "no enabled qemu-aarch64 binfmt_misc handler with the flags P and F ($binfmt); run 'make binfmt'"
 fi
-[ -f "$installer" ] || die "no installer at $installer"
 [ "${#suites[@]}" -ge 2 ] || die "SUITES must name at least two Debian suites (got: ${suites[*]:-none})"
 for s in "${suites[@]}"; do
     [ -x "$cache/$s/usr/sbin/xtables-nft-multi" ] || die "no $s root file system in $cache; run 'make rootfs'"
@@ -204,34 +205,45 @@ skip() {
     echo "FAIL: $1 (not run: $2)"
 }
 
-# Build contexts. A user-facing one holds just what images/ expects at its
-# root (the release's dist/ and the installer); a second one the same with a
-# wrong sum for each architecture, which must fail the build; the test one
-# holds what the test-only Dockerfiles copy.
+# Build contexts. The user-facing one holds just what images/ expects at its
+# root: the release's dist/. The test one holds the same dist/ and what the
+# test-only Dockerfiles copy besides (busybox, the model of Fedora's
+# alternatives); a third is the test one with a wrong sum for each
+# architecture in SHA256SUMS, which must fail any build.
 ctx=$work/context
-bad_ctx=$work/bad-sums-context
 test_ctx=$work/test-context
-mkdir -p "$ctx/dist" "$bad_ctx/dist" "$test_ctx"
+bad_ctx=$work/bad-sums-context
+mkdir -p "$ctx/dist" "$test_ctx/dist" "$bad_ctx/dist"
 cp -p "$dist/SHA256SUMS" "$dist"/iptables-wrapper-linux-* "$ctx/dist/"
+cp -p "$dist/SHA256SUMS" "$dist"/iptables-wrapper-linux-* "$test_ctx/dist/"
 cp -p "$dist"/iptables-wrapper-linux-* "$bad_ctx/dist/"
 # Each sum with its first hex digit changed.
 sed -E 's/^0/x/; s/^[1-9a-f]/0/; s/^x/1/' "$dist/SHA256SUMS" >"$bad_ctx/dist/SHA256SUMS"
-cp -p "$installer" "$ctx/iptables-wrapper-installer.sh"
-cp -p "$installer" "$bad_ctx/iptables-wrapper-installer.sh"
+for c in "$test_ctx" "$bad_ctx"; do
+    cp "$busybox" "$c/busybox"
+    install -m 0755 "$here/tests/images/fedora-alternatives.sh" "$c/fedora-alternatives.sh"
+done
 
-installer_is_executable() {
-    if [ ! -x "$installer" ]; then
-        echo "$installer is not executable: RUN /tmp/iptables-wrapper-installer.sh fails with 'Permission denied'"
-        echo "(fix: chmod +x, and commit the mode); the images below are built with a copy made executable"
+# same_install LAYOUT REAL: the test-only Dockerfile LAYOUT puts the wrapper
+# in with exactly the lines of images/REAL, from `ARG TARGETARCH` to the
+# `iptables-wrapper install` that ends them, so that building LAYOUT tests
+# them.
+same_install() {
+    local range='/^ARG TARGETARCH$/,/iptables-wrapper install$/p' want got
+    want=$(sed -n "$range" "$here/images/$2")
+    got=$(sed -n "$range" "$here/tests/images/$1")
+    printf '%s\n' "$got"
+    [ -n "$want" ] || { echo "images/$2 has no lines from ARG TARGETARCH to iptables-wrapper install"; return 1; }
+    if [ "$got" != "$want" ]; then
+        echo "tests/images/$1 puts the wrapper in otherwise than images/$2 (diff images/$2 tests/images/$1):"
+        diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") || true
         return 1
     fi
 }
-check "installer/iptables-wrapper-installer.sh is executable" installer_is_executable
-chmod 0755 "$ctx/iptables-wrapper-installer.sh" "$bad_ctx/iptables-wrapper-installer.sh"
-cp -p "$bin" "$test_ctx/iptables-wrapper"
-cp -p "$ctx/iptables-wrapper-installer.sh" "$test_ctx/"
-cp "$busybox" "$test_ctx/busybox"
-install -m 0755 "$here/tests/images/fedora-alternatives.sh" "$test_ctx/fedora-alternatives.sh"
+check "tests/images/Dockerfile.alpine-layout puts the wrapper in as images/Dockerfile.alpine does" \
+    same_install Dockerfile.alpine-layout Dockerfile.alpine
+check "tests/images/Dockerfile.fedora-layout puts the wrapper in as images/Dockerfile.fedora does" \
+    same_install Dockerfile.fedora-layout Dockerfile.fedora
 
 echo "images: $(podman --version), run $run_id, suites: ${suites[*]} (layouts on $layout_suite)"
 
@@ -330,22 +342,24 @@ debian_layout() { # NAME
         for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
             echo "/usr/sbin/$n -> $(readlink "/usr/sbin/$n") -> $(readlink -f "/usr/sbin/$n")"
             test "$(readlink -f "/usr/sbin/$n")" = /usr/sbin/iptables-wrapper
-        done
-        test ! -e /tmp/iptables-wrapper && test ! -e /tmp/iptables-wrapper-installer.sh'
+        done'
 }
 alpine_layout() { # NAME
     # shellcheck disable=SC2016 # expanded in the container
     in_image "$1" '
         set -e
         test "$(readlink /bin/sh)" = /bin/busybox
+        # The sha256sum the build ran: the shell runs applets first.
+        sha256sum --help 2>&1 | grep -q "^BusyBox v"
         if command -v update-alternatives || command -v alternatives; then exit 1; fi
         test ! -e /etc/alternatives
         for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
             test "$(readlink "/sbin/$n")" = iptables-wrapper
         done
         test "$(readlink /sbin/iptables-legacy)" = xtables-legacy-multi
-        test ! -e /usr/sbin/iptables-wrapper
-        test ! -e /tmp/iptables-wrapper && test ! -e /tmp/iptables-wrapper-installer.sh'
+        test ! -L /sbin/iptables-wrapper
+        test -x /sbin/iptables-wrapper
+        test ! -e /usr/sbin/iptables-wrapper'
 }
 fedora_layout() { # NAME SBINDIR
     # shellcheck disable=SC2016 # expanded in the container
@@ -358,13 +372,14 @@ fedora_layout() { # NAME SBINDIR
         alternatives --display iptables >/tmp/display
         cat /tmp/display
         grep -qx "iptables - status is auto." /tmp/display
-        grep -q "priority 100\$" /tmp/display
-        test "$(basename "$(readlink /etc/alternatives/iptables)")" = iptables-wrapper
+        grep -qx "$sbindir/iptables-wrapper - priority 100" /tmp/display
+        test "$(readlink /etc/alternatives/iptables)" = "$sbindir/iptables-wrapper"
+        test ! -L "$sbindir/iptables-wrapper"
+        test -x "$sbindir/iptables-wrapper"
         for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
             test "$(readlink "$sbindir/$n")" = "/etc/alternatives/$n"
-            test "$(basename "$(readlink -f "$sbindir/$n")")" = iptables-wrapper
-        done
-        test ! -e /tmp/iptables-wrapper && test ! -e /tmp/iptables-wrapper-installer.sh'
+            test "$(readlink -f "$sbindir/$n")" = "$sbindir/iptables-wrapper"
+        done'
 }
 
 # The distroless image, driven from outside (see the top of this file).
@@ -612,12 +627,13 @@ release_sum() { # ARCH
 elf_machine() {
     od -An -tx1 -j18 -N2 "$1" | tr -d ' \n'
 }
-# installed_binary NAME ARCH: the image's /usr/sbin/iptables-wrapper is the
-# release's binary for ARCH (same SHA-256 as SHA256SUMS gives) and its
-# iptables is built for ARCH too. Read from outside through `podman mount` of
-# a container that is created but never started.
+# installed_binary NAME ARCH [DIR]: the image's DIR/iptables-wrapper
+# (/usr/sbin by default) is the release's binary for ARCH (same SHA-256 as
+# SHA256SUMS gives) and the iptables beside it is built for ARCH too. Read
+# from outside through `podman mount` of a container that is created but
+# never started.
 installed_binary() {
-    local name=$1 arch=$2 probe=ipw-test-$run_id-$1-binary mnt want machine f got rc=0
+    local name=$1 arch=$2 dir=${3:-usr/sbin} probe=ipw-test-$run_id-$1-binary mnt want machine f got rc=0
     case $arch in
     amd64) machine=3e00 ;;
     arm64) machine=b700 ;;
@@ -625,15 +641,15 @@ installed_binary() {
     want=$(release_sum "$arch")
     [ -n "$want" ] || { echo "$dist/SHA256SUMS has no line for iptables-wrapper-linux-$arch"; return 1; }
     track container "$probe"
-    podman create --name "$probe" "localhost/ipw-test-$name:$run_id" /usr/sbin/iptables-wrapper --version >/dev/null
+    podman create --name "$probe" "localhost/ipw-test-$name:$run_id" "/$dir/iptables-wrapper" --version >/dev/null
     mnt=$(podman mount "$probe")
-    got=$(sha256sum <"$mnt/usr/sbin/iptables-wrapper" | cut -d' ' -f1)
-    echo "/usr/sbin/iptables-wrapper: sha256 $got"
+    got=$(sha256sum <"$mnt/$dir/iptables-wrapper" | cut -d' ' -f1)
+    echo "/$dir/iptables-wrapper: sha256 $got"
     if [ "$got" != "$want" ]; then
         echo "expected $want, the sum of iptables-wrapper-linux-$arch in $dist/SHA256SUMS"
         rc=1
     fi
-    for f in usr/sbin/iptables-wrapper usr/sbin/xtables-nft-multi usr/sbin/xtables-legacy-multi; do
+    for f in "$dir/iptables-wrapper" "$dir/xtables-nft-multi" "$dir/xtables-legacy-multi"; do
         got=$(elf_machine "$mnt/$f")
         echo "/$f: ELF machine $got"
         [ "$got" = "$machine" ] || { echo "expected $machine ($arch)"; rc=1; }
@@ -675,7 +691,8 @@ distroless_installed() {
     podman rm -f -t 0 "$probe" >/dev/null
 }
 # bad_sums NAME DOCKERFILE [BUILD ARGS...]: a build from a release whose
-# SHA256SUMS does not match the binary fails, and sha256sum says why.
+# SHA256SUMS does not match the binary fails, and sha256sum (coreutils' or
+# busybox's) says why.
 bad_sums() {
     local name=$1 file=$2 rc=0
     shift 2
@@ -686,15 +703,16 @@ bad_sums() {
         { echo "the build failed, but not at the checksum (no 'iptables-wrapper-linux-amd64: FAILED')"; return 1; }
 }
 
-# one_copy NAME DOCKERFILE [BUILD ARGS...]: built with a layer per step, as
-# Docker builds, the image's layers hold the wrapper binary exactly once, at
-# usr/sbin/iptables-wrapper: the release is bind-mounted, never copied into a
-# layer that a later step deletes from (podman's --layers=false, used for the
-# other builds, would squash such a copy away and hide it).
+# one_copy NAME DOCKERFILE CONTEXT PATH [BUILD ARGS...]: built with a layer
+# per step, as Docker builds, the image's layers hold the wrapper binary
+# exactly once, at PATH (as a layer spells it, e.g. usr/sbin/iptables-wrapper):
+# the release is bind-mounted, never copied into a layer that a later step
+# deletes from (podman's --layers=false, used for the other builds, would
+# squash such a copy away and hide it).
 one_copy() {
-    local name=$1 file=$2 archive=$work/$1.oci.tar x=$work/$1.oci blob copies
-    shift 2
-    build "$name" "$file" "$ctx" "$@" --layers=true
+    local name=$1 file=$2 context=$3 want=$4 archive=$work/$1.oci.tar x=$work/$1.oci blob copies
+    shift 4
+    build "$name" "$file" "$context" "$@" --layers=true
     podman save -q --format oci-archive -o "$archive" "localhost/ipw-test-$name:$run_id"
     mkdir "$x"
     tar -C "$x" -xf "$archive"
@@ -706,7 +724,7 @@ one_copy() {
     done
     copies=$(sort "$work/$name.copies" | tr '\n' ' ')
     echo "wrapper binaries in the layers: ${copies:-none}"
-    [ "$copies" = "usr/sbin/iptables-wrapper " ] || { echo "expected exactly usr/sbin/iptables-wrapper"; return 1; }
+    [ "$copies" = "$want " ] || { echo "expected exactly $want"; return 1; }
 }
 
 # manifest NAME AMD64-NAME ARM64-NAME: one manifest list holding both images,
@@ -764,13 +782,24 @@ build_check distroless-arm64 "$here/images/Dockerfile.distroless" "$ctx" "${arm6
 check "Dockerfile.debian refuses a binary whose sum is wrong in SHA256SUMS" \
     bad_sums debian-bad-sums "$here/images/Dockerfile.debian" "${amd64[@]}" "${layout_base[@]}"
 check "Dockerfile.debian, built with a layer per step, holds the binary once" \
-    one_copy debian-layers "$here/images/Dockerfile.debian" "${amd64[@]}" "${layout_base[@]}"
+    one_copy debian-layers "$here/images/Dockerfile.debian" "$ctx" usr/sbin/iptables-wrapper \
+    "${amd64[@]}" "${layout_base[@]}"
 check "Dockerfile.distroless refuses a binary whose sum is wrong in SHA256SUMS" \
     bad_sums distroless-bad-sums "$here/images/Dockerfile.distroless" "${amd64[@]}" "${layout_base[@]}"
-build_check alpine-layout "$here/tests/images/Dockerfile.alpine-layout" "$test_ctx" "${layout_base[@]}"
-build_check fedora-layout "$here/tests/images/Dockerfile.fedora-layout" "$test_ctx" "${layout_base[@]}"
-build_check fedora41-layout "$here/tests/images/Dockerfile.fedora-layout" "$test_ctx" "${layout_base[@]}" \
+alpine_file=$here/tests/images/Dockerfile.alpine-layout
+fedora_file=$here/tests/images/Dockerfile.fedora-layout
+build_check alpine-layout "$alpine_file" "$test_ctx" "${amd64[@]}" "${layout_base[@]}"
+build_check fedora-layout "$fedora_file" "$test_ctx" "${amd64[@]}" "${layout_base[@]}"
+build_check fedora41-layout "$fedora_file" "$test_ctx" "${amd64[@]}" "${layout_base[@]}" \
     --build-arg SBINDIR=/usr/sbin
+check "Dockerfile.alpine-layout refuses a binary whose sum is wrong in SHA256SUMS (busybox sha256sum)" \
+    bad_sums alpine-bad-sums "$alpine_file" "${amd64[@]}" "${layout_base[@]}"
+check "Dockerfile.alpine-layout, built with a layer per step, holds the binary once" \
+    one_copy alpine-layers "$alpine_file" "$test_ctx" sbin/iptables-wrapper "${amd64[@]}" "${layout_base[@]}"
+# With /usr/sbin a link to bin, the file installed as /usr/sbin/iptables-wrapper
+# is usr/bin/iptables-wrapper in the layer.
+check "Dockerfile.fedora-layout, built with a layer per step, holds the binary once" \
+    one_copy fedora-layers "$fedora_file" "$test_ctx" usr/bin/iptables-wrapper "${amd64[@]}" "${layout_base[@]}"
 
 for s in "${suites[@]}"; do
     if is_built "debian-$s"; then
@@ -802,6 +831,8 @@ done
 
 if is_built alpine-layout; then
     check "alpine-layout: busybox /bin/sh, names in /sbin linked to the wrapper, no alternatives tool" alpine_layout alpine-layout
+    check "alpine-layout: the release's amd64 binary in /sbin, next to amd64 iptables" \
+        installed_binary alpine-layout amd64 sbin
 else
     skip "alpine-layout: layout" "image not built"
 fi
@@ -811,6 +842,8 @@ for f in fedora-layout:/usr/bin fedora41-layout:/usr/sbin; do
     name=${f%%:*}
     if is_built "$name"; then
         check "$name: wrapper registered with alternatives (model) in ${f#*:}" fedora_layout "$name" "${f#*:}"
+        check "$name: the release's amd64 binary as /usr/sbin/iptables-wrapper, next to amd64 iptables" \
+            installed_binary "$name" amd64 usr/sbin
     else
         skip "$name: layout" "image not built"
     fi

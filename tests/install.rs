@@ -1,7 +1,8 @@
 //! `iptables-wrapper install` and installer/iptables-wrapper-installer.sh on
 //! real Debian root file systems (see tests/common/mod.rs): the alternatives
 //! registration and a first call in both modes, the shell installer under
-//! dash and busybox sh, the sanity-check refusals, and install without /proc.
+//! dash and busybox sh (and in Alpine- and Fedora-layout roots), the
+//! sanity-check refusals, and install without /proc.
 //!
 //! Every scenario script reports through the shell helpers in `HELPERS`:
 //! `step NAME CMD...` prints `NAME.rc=`, `NAME.out=` and `NAME.err=` lines,
@@ -774,20 +775,25 @@ no_alternatives() {
     update-alternatives --root "$R" --remove-all ip6tables >/dev/null
     rm -f "$R/usr/bin/update-alternatives" "$R/usr/sbin/update-alternatives"
 }
-# fedora_layout: what tests/images/Dockerfile.fedora-layout makes (Fedora
-# 42: /usr/sbin a link to /usr/bin; one `iptables` group kept by the model
-# of chkconfig's alternatives, copied in as /usr/sbin/alternatives), and no
-# dpkg status: Fedora keeps versions in rpm's database, which the wrapper
-# does not read, so the version comes from the binaries' bytes.
+# fedora_layout [SBINDIR]: what tests/images/Dockerfile.fedora-layout makes
+# (with SBINDIR /usr/bin, the default, Fedora 42: /usr/sbin a link to
+# /usr/bin; with /usr/sbin, Fedora 41's separate /usr/sbin; one `iptables`
+# group kept by the model of chkconfig's alternatives, copied in as
+# /usr/sbin/alternatives), and no dpkg status: Fedora keeps versions in rpm's
+# database, which the wrapper does not read, so the version comes from the
+# binaries' bytes.
 fedora_layout() {
+    sbindir=${1:-/usr/bin}
     no_alternatives
-    cp -a "$R/usr/sbin/." "$R/usr/bin/"
-    rm -rf "$R/usr/sbin"
-    ln -s bin "$R/usr/sbin"
+    if [ "$sbindir" = /usr/bin ]; then
+        cp -a "$R/usr/sbin/." "$R/usr/bin/"
+        rm -rf "$R/usr/sbin"
+        ln -s bin "$R/usr/sbin"
+    fi
     mkdir -p "$R/var/lib/alternatives"
-    p=/usr/bin/iptables p6=/usr/bin/ip6tables
+    p=$sbindir/iptables p6=$sbindir/ip6tables
     for mode in nft legacy; do
-        chroot "$R" /usr/bin/alternatives --install "$p" iptables "$p-$mode" 10 \
+        chroot "$R" /usr/sbin/alternatives --install "$p" iptables "$p-$mode" 10 \
             --slave "$p6" ip6tables "$p6-$mode" \
             --slave "$p-restore" iptables-restore "$p-$mode-restore" \
             --slave "$p-save" iptables-save "$p-$mode-save" \
@@ -840,15 +846,29 @@ enum RootLayout {
     Alpine,
 }
 
-struct RootCase {
+/// One suite and one layout, of a test that runs in several layouts.
+struct LayoutCase<L> {
     suite: String,
-    layout: RootLayout,
+    layout: L,
 }
 
-impl std::fmt::Display for RootCase {
+impl<L: std::fmt::Debug> std::fmt::Display for LayoutCase<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {:?}", self.suite, self.layout)
     }
+}
+
+/// Every suite with each of `layouts`.
+fn layout_cases<L: Copy>(layouts: &[L]) -> Vec<LayoutCase<L>> {
+    suites()
+        .into_iter()
+        .flat_map(|suite| {
+            layouts.iter().map(move |&layout| LayoutCase {
+                suite: suite.clone(),
+                layout,
+            })
+        })
+        .collect()
 }
 
 /// Runs `outside` (after [`OUTSIDE`]) on a fresh root of `suite` from
@@ -904,18 +924,12 @@ fn assert_installed(run: &Run, name: &str, dir: &str, lines: &[String]) {
 #[test]
 fn install_root_then_first_call_in_each_layout() {
     use common::{Layout, Target};
-    let cases = suites().into_iter().flat_map(|suite| {
-        [
-            RootLayout::DebianAlternatives,
-            RootLayout::DebianSymlinks,
-            RootLayout::Fedora,
-            RootLayout::Alpine,
-        ]
-        .map(|layout| RootCase {
-            suite: suite.clone(),
-            layout,
-        })
-    });
+    let cases = layout_cases(&[
+        RootLayout::DebianAlternatives,
+        RootLayout::DebianSymlinks,
+        RootLayout::Fedora,
+        RootLayout::Alpine,
+    ]);
     common::each(cases, |c| {
         // How the root is made from the Debian one, a refusal to check first
         // (named `refused`), install's options, and where the names are.
@@ -1117,5 +1131,165 @@ step foreign "$W" install --root "$R" --symlinks --wrapper "$STEPS/wrapper-arm64
             .map(|n| format!("iptables-wrapper: linked $R/usr/sbin/{n} -> iptables-wrapper"))
             .collect();
         assert_installed(&run, "foreign", "/usr/sbin", &linked);
+    });
+}
+
+// The shell installer in the Alpine and Fedora layouts. The image test's
+// layout images put the wrapper in as images/Dockerfile.alpine and
+// images/Dockerfile.fedora do, with `install` and no installer, so the
+// installer's own choice of directory (/sbin when /usr/sbin holds no
+// iptables; /usr/sbin when it is a link to /usr/bin) is run here: on roots
+// made from a Debian one from outside (see OUTSIDE), with the installer and
+// the binary side by side in /tmp/inst as a Dockerfile would copy them.
+
+/// The repository's installer keeps its exec bit: a Dockerfile that copies
+/// it (COPY keeps the mode) and runs it by path, as its usage says, fails
+/// with "Permission denied" without it.
+#[test]
+fn the_installer_is_executable() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = repo().join("installer/iptables-wrapper-installer.sh");
+    let mode = std::fs::metadata(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o111,
+        0o111,
+        "{} has mode {:o}: `RUN /path/to/iptables-wrapper-installer.sh` fails with 'Permission denied' (fix: chmod +x, and commit the mode)",
+        path.display(),
+        mode & 0o7777
+    );
+}
+
+/// The layouts the shell installer is run in besides Debian's.
+#[derive(Clone, Copy, Debug)]
+enum InstallerLayout {
+    /// /sbin, busybox's sh and applets.
+    Alpine,
+    /// /usr/sbin a link to /usr/bin (Fedora 42 and later).
+    Fedora,
+    /// A separate /usr/sbin (Fedora 41).
+    Fedora41,
+}
+
+#[test]
+fn shell_installer_in_the_alpine_and_fedora_layouts() {
+    use common::{Layout, Mode, Target};
+    let installer = repo().join("installer/iptables-wrapper-installer.sh");
+    let installer = installer.to_str().expect("a UTF-8 repository path");
+    assert!(
+        std::path::Path::new("/usr/bin/busybox").is_file(),
+        "/usr/bin/busybox is missing: install busybox-static (make deps)"
+    );
+    let cases = layout_cases(&[
+        InstallerLayout::Alpine,
+        InstallerLayout::Fedora,
+        InstallerLayout::Fedora41,
+    ]);
+    common::each(cases, |c| {
+        // How the root is made, how the installer is run, the directory it
+        // must choose, and where the six names are.
+        let (prepare, run_it, dir, names_dir) = match c.layout {
+            // Under busybox's sh, with busybox's applets first on PATH, as
+            // in an Alpine image.
+            InstallerLayout::Alpine => (
+                "alpine_layout",
+                "mkdir /tmp/bb\n/bin/busybox --install -s /tmp/bb\n\
+                 step inst env PATH=/tmp/bb:$PATH /tmp/bb/sh $I",
+                "/sbin",
+                "/sbin",
+            ),
+            // By path (its #!/bin/sh is dash here), as a Dockerfile's RUN
+            // runs it.
+            InstallerLayout::Fedora => ("fedora_layout", "step inst $I", "/usr/sbin", "/usr/bin"),
+            InstallerLayout::Fedora41 => (
+                "fedora_layout /usr/sbin",
+                "step inst $I",
+                "/usr/sbin",
+                "/usr/sbin",
+            ),
+        };
+        let run = root_scenario(
+            &c.suite,
+            &format!(
+                r#"
+{prepare}
+mkdir "$R/tmp/inst"
+cp "$W" "$R/tmp/inst/iptables-wrapper"
+cp -p '{installer}' "$R/tmp/inst/"
+cp /usr/bin/busybox "$R/bin/busybox"
+"#
+            ),
+            &format!(
+                r#"
+{STEPS_SH}
+I=/tmp/inst/iptables-wrapper-installer.sh
+# The prelude's errexit would end the script at a failing step, unreported.
+set +e
+{run_it}
+set -e
+echo "left=$(ls -A /tmp/inst)"
+{INSIDE}"#
+            ),
+            &[names_dir],
+        );
+        assert_eq!(run.status, 0, "{run}");
+        let mut lines = vec![format!(
+            "iptables-wrapper: copied /tmp/inst/iptables-wrapper to {dir}/iptables-wrapper"
+        )];
+        let (installed, switched) = match c.layout {
+            InstallerLayout::Alpine => {
+                lines.extend(
+                    NAMES
+                        .iter()
+                        .map(|n| format!("iptables-wrapper: linked /sbin/{n} -> iptables-wrapper")),
+                );
+                (
+                    Layout::Symlinks.links_both(Target::Wrapper),
+                    Layout::Symlinks.links_both(Target::Mode(Mode::Legacy)),
+                )
+            }
+            // One group for the six names, registered in the master link's
+            // directory; the first call sets it to legacy.
+            InstallerLayout::Fedora | InstallerLayout::Fedora41 => {
+                lines.push(format!(
+                    "iptables-wrapper: registered {names_dir}/iptables-wrapper as the iptables alternative with priority 100"
+                ));
+                let each = |target: &dyn Fn(&str) -> String| {
+                    NAMES
+                        .iter()
+                        .map(|n| format!("{n}->/etc/alternatives/{n}>{names_dir}/{}", target(n)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                (
+                    each(&|_| "iptables-wrapper".into()),
+                    each(&|n| {
+                        let (family, rest) = n.split_at(n.find('-').unwrap_or(n.len()));
+                        format!("{family}-legacy{rest}")
+                    }),
+                )
+            }
+        };
+        lines.extend(
+            [
+                "iptables-wrapper: removed /tmp/inst/iptables-wrapper",
+                "iptables-wrapper: removed /tmp/inst/iptables-wrapper-installer.sh",
+            ]
+            .map(String::from),
+        );
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_printed(&run, "inst", &lines);
+        assert_eq!(run.get("left"), "", "cleanup:\n{run}");
+        assert_eq!(run.get("INSTALLED"), installed, "{run}");
+        for k in ["V", "V6"] {
+            assert_eq!(run.get(&format!("{k}_RC")), "0", "{run}");
+            assert!(
+                run.get(&format!("{k}_OUT")).ends_with("(legacy)"),
+                "{k}:\n{run}"
+            );
+        }
+        assert_eq!(run.get("SWITCHED"), switched, "{run}");
     });
 }
