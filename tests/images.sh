@@ -712,7 +712,16 @@ bad_sums() {
 one_copy() {
     local name=$1 file=$2 context=$3 want=$4 archive=$work/$1.oci.tar x=$work/$1.oci blob copies
     shift 4
+    # With a layer per step, podman keeps each earlier stage of a multi-stage
+    # build (the Alpine layout's `iptables` stage) as an untagged image,
+    # which removing the tagged one leaves behind: the untagged images that
+    # appear with this build are tracked as this run's, to be removed too.
+    local before id
+    before=$(podman images -q --no-trunc --filter dangling=true | sort)
     build "$name" "$file" "$context" "$@" --layers=true
+    while read -r id; do
+        [ -z "$id" ] || track image "$id"
+    done < <(comm -13 <(echo "$before") <(podman images -q --no-trunc --filter dangling=true | sort))
     podman save -q --format oci-archive -o "$archive" "localhost/ipw-test-$name:$run_id"
     mkdir "$x"
     tar -C "$x" -xf "$archive"
