@@ -131,6 +131,12 @@ def backing_fs(path):
     return r.stdout.strip() or "unknown"
 
 
+def copy_executable(src, dst):
+    """Copies the file `src` to `dst`, mode 0755."""
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o755)
+
+
 def lay_out(path, multi_dir, wrapper, hop=None):
     """Fills `path` as `install --symlinks` leaves an iptables directory:
     links to the real multi binaries, a copy of the wrapper, and the six
@@ -141,11 +147,9 @@ def lay_out(path, multi_dir, wrapper, hop=None):
     of a fresh mount)."""
     for m in MULTI.values():
         os.symlink(os.path.join(multi_dir, m), os.path.join(path, m))
-    shutil.copyfile(wrapper, os.path.join(path, "iptables-wrapper"))
-    os.chmod(os.path.join(path, "iptables-wrapper"), 0o755)
+    copy_executable(wrapper, os.path.join(path, "iptables-wrapper"))
     if hop:
-        shutil.copyfile(hop, os.path.join(path, "iptables-hop"))
-        os.chmod(os.path.join(path, "iptables-hop"), 0o755)
+        copy_executable(hop, os.path.join(path, "iptables-hop"))
         os.symlink("iptables-hop", os.path.join(path, "hop"))
     for name in NAMES:
         os.symlink("iptables-wrapper", os.path.join(path, name))
@@ -288,12 +292,9 @@ class AlternativesScratch(Scratch):
         os.mkdir(f"{path}/lwork")
         mount("-t", "overlay", "ipw-layer", "-o",
               f"lowerdir={base},upperdir={self.layer},workdir={path}/lwork", self.mnt)
-        shutil.copyfile(wrapper, os.path.join(self.mnt, "usr/sbin/iptables-wrapper"))
-        os.chmod(os.path.join(self.mnt, "usr/sbin/iptables-wrapper"), 0o755)
+        copy_executable(wrapper, os.path.join(self.mnt, "usr/sbin/iptables-wrapper"))
         for t in tools:
-            dst = os.path.join(self.mnt, "usr/local/bin", os.path.basename(t))
-            shutil.copyfile(t, dst)
-            os.chmod(dst, 0o755)
+            copy_executable(t, os.path.join(self.mnt, "usr/local/bin", os.path.basename(t)))
         self._submounts()
         r = subprocess.run(["chroot", self.mnt, "/usr/sbin/iptables-wrapper", "install"],
                            capture_output=True, text=True)
@@ -786,7 +787,9 @@ def case(a):
         s = OverlayScratch(a.scratch, a.multi_dir, a.bin, a.hop)
     else:
         s = AlternativesScratch(a.scratch, a.bin, a.root_base, [a.hop, a.maxrss])
-    a.hop, a.maxrss = s.hop or a.hop, s.maxrss or a.maxrss
+    # Every scratch has the bare exec where its wrapper is; only the
+    # alternatives one has its own launcher (inside the root).
+    a.hop, a.maxrss = s.hop, s.maxrss or a.maxrss
     env = {src: {**s.env, "IPTABLES_WRAPPER_PROBES": src} for src in sources}
     res = {"mode": a.mode, "hint": a.hint == "yes", "n": a.n, "reps": a.reps,
            "sources": sources, "fs": a.fs, "backing": s.backing}
