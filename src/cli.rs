@@ -173,17 +173,19 @@ pub fn run(argv0: &OsStr, args: Vec<OsString>) -> Result<(), Failure> {
                 Ok(())
             }
             Some(c) => (c.run)(argv0, parser),
-            None => Err(Failure::usage(format!(
-                "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
-                describe(Value(cmd))
-            ))),
+            None => Err(not_a_subcommand(Value(cmd))),
         },
-        Some(other) => Err(Failure::usage(format!(
-            "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
-            describe(other)
-        ))),
+        Some(other) => Err(not_a_subcommand(other)),
         None => Err(Failure::usage("a subcommand is needed")),
     }
+}
+
+/// The error for a first argument that names no subcommand.
+fn not_a_subcommand(arg: lexopt::Arg) -> Failure {
+    Failure::usage(format!(
+        "{} is not a subcommand. iptables arguments go to the names the wrapper is installed as (iptables, ip6tables, iptables-save, ...), never to iptables-wrapper itself",
+        describe(arg)
+    ))
 }
 
 /// Whether `args` hold `--help` or `-h` before any `--`.

@@ -66,7 +66,7 @@ pub fn resolved_mode(path: &Path) -> Option<Mode> {
 }
 
 /// Links followed before giving up, as many as the kernel follows (ELOOP).
-const MAX_LINKS: usize = 40;
+pub(crate) const MAX_LINKS: usize = 40;
 
 /// The existing file `path` leads to, spelt through the links' targets;
 /// `None` if a link dangles or they loop. Only the last component is

@@ -17,10 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::locate::FileId;
-
-/// Links followed before giving up, as many as the kernel follows (ELOOP).
-const MAX_LINKS: usize = 40;
+use crate::locate::{FileId, MAX_LINKS};
 
 /// The root of the image the wrapper works on.
 #[derive(Clone, Debug, PartialEq, Eq)]

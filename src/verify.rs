@@ -248,8 +248,7 @@ impl Report {
                 ),
                 _ => "not yet switched: the six names lead to iptables-wrapper".into(),
             },
-            State::Switched([a, b]) if a == b => format!("switched: {a}{why}"),
-            State::Switched([a, b]) => format!("switched: IPv4 {a}, IPv6 {b}{why}"),
+            State::Switched(modes) => format!("switched: {}{why}", modes_text(modes)),
             State::Inconsistent => {
                 let mut s = String::from("inconsistent:");
                 for p in &self.problems {

@@ -66,10 +66,6 @@ impl Host {
     pub fn with_hints(self, hints: &'static [&'static str]) -> Host {
         Host { hints, ..self }
     }
-
-    pub fn multi(&self, mode: Mode) -> PathBuf {
-        self.dir.join(mode.multi())
-    }
 }
 
 impl Evidence for Host {
