@@ -247,6 +247,8 @@ fn sanity_check(
     }
     // Mode::ALL puts legacy first, so nft can fall back on its version.
     let mut legacy: Option<Version> = None;
+    // The package database names one version for both modes: read once.
+    let package = std::cell::OnceCell::new();
     for mode in Mode::ALL {
         let multi = dir.join(mode.multi());
         // Another root's binaries are never run: they may be built for
@@ -277,7 +279,8 @@ fn sanity_check(
                 _ => return Err(refuse(format_args!("{e}. {OVERRIDE}"))),
             },
             Ran::NotRun(why) => {
-                let (v, from) = without_running(root, &multi).ok_or_else(|| {
+                let package = package.get_or_init(|| package_version(root));
+                let (v, from) = without_running(root, *package, &multi).ok_or_else(|| {
                     refuse(format_args!(
                         "cannot tell the iptables version: {why}; neither dpkg's status file ({DPKG_STATUS}) nor apk's database ({}) lists an installed iptables package, and {} holds no version string. If you know it is {} or newer, rerun with --no-sanity-check",
                         APK_INSTALLED.join(", "),
@@ -301,11 +304,15 @@ fn sanity_check(
 }
 
 /// The iptables version without running `multi`: the package database's
-/// when it lists iptables (what the package manager and image scanners
-/// go by), else the version compiled into the binary. Returns it with
-/// where it came from.
-fn without_running(root: &Root, multi: &Path) -> Option<(Version, String)> {
-    package_version(root)
+/// (`package`, from [`package_version`]) when it lists iptables (what the
+/// package manager and image scanners go by), else the version compiled
+/// into the binary. Returns it with where it came from.
+fn without_running(
+    root: &Root,
+    package: Option<(Version, &'static str)>,
+    multi: &Path,
+) -> Option<(Version, String)> {
+    package
         .map(|(v, db)| (v, root.show(Path::new(db))))
         .or_else(|| {
             let bytes = fs::read(root.resolve(multi)?).ok()?;

@@ -274,19 +274,29 @@ pub enum Step {
 /// what is wrong and what to do.
 pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>> {
     let own_id = root.file_id(own);
-    let real_dir = root.resolve(dir);
     let mut steps = Vec::new();
     let mut covered: Vec<String> = Vec::new();
     if managed(root, dir) && !symlinks {
+        let real_dir = root.resolve(dir).and_then(|d| fs::canonicalize(d).ok());
         let same_dir = |p: &Path| {
             p.parent()
                 .and_then(|d| root.resolve(d))
                 .and_then(|d| fs::canonicalize(d).ok())
-                == real_dir.as_ref().and_then(|d| fs::canonicalize(d).ok())
+                == real_dir
         };
         let found = groups(root).map_err(|e| anyhow!("{e:#}; pass --symlinks"))?;
+        // The tool for each alternatives system, found (and, for another
+        // root, tried with a query) once however many groups it keeps.
+        let mut tools: Vec<(System, Tool)> = Vec::new();
         for (group, mut links, system) in found {
-            let tool = Tool::for_root(root, system)?;
+            let tool = match tools.iter().find(|(s, _)| *s == system) {
+                Some((_, t)) => t.clone(),
+                None => {
+                    let t = Tool::for_root(root, system)?;
+                    tools.push((system, t.clone()));
+                    t
+                }
+            };
             if !same_dir(&links.master) {
                 bail!(
                     "the {group} alternative manages {}, but the wrapper is in {}; install it next to the iptables it stands in for",
@@ -456,12 +466,8 @@ mod tests {
         );
         // A second switch finds nothing left to do.
         assert!(to_modes(&d, [Mode::Nft; 2], wrapper).unwrap().is_empty());
-        let leftovers: Vec<_> = fs::read_dir(&d)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
-            .collect();
-        assert!(leftovers.is_empty());
+        let leftovers = hidden(&d);
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         fs::remove_dir_all(&d).unwrap();
     }
 
