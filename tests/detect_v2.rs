@@ -1107,17 +1107,16 @@ fn a_call_without_net_admin_warns_and_leaves_the_names() {
         cases(&["hint in legacy, first call without NET_ADMIN"]),
         |c| {
             let run = run(
-            &c.suite,
-            c.layout,
-            "hint legacy iptables
-             np() { setpriv --inh-caps -net_admin,-net_raw --bounding-set -net_admin,-net_raw \"$@\"; }
+                &c.suite,
+                c.layout,
+                "hint legacy iptables
              call JSON np $w detect --json
              call DETECT np $w detect
              call BLIND np iptables -V
              links AFTER_BLIND
              call SEEING iptables -V
              resolved",
-        );
+            );
             let doc = detect_json(&run, "JSON");
             expect_family(&doc, "ipv4", Mode::Nft, "default", None);
             expect_family(&doc, "ipv6", Mode::Nft, "default", None);

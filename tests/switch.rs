@@ -394,7 +394,6 @@ fn switch_without_net_admin_leaves_the_names() {
             &c.suite,
             c.layout,
             "hint legacy iptables
-             np() { setpriv --inh-caps -net_admin,-net_raw --bounding-set -net_admin,-net_raw \"$@\"; }
              links BEFORE
              call BLIND np $w switch
              call BLINDCMD np $w switch -- sh -c 'exit 4'
