@@ -88,15 +88,11 @@ const REGISTERED: [&str; 2] = [
 fn scenario(suite: &str, body: &str) -> Run {
     let installer = repo().join("installer/iptables-wrapper-installer.sh");
     let installer = installer.to_str().expect("a UTF-8 repository path");
-    assert!(
-        std::path::Path::new("/usr/bin/busybox").is_file(),
-        "/usr/bin/busybox is missing: install busybox-static (make deps)"
-    );
     sandbox_with(
         suite,
         &format!("{}\n{STEPS_SH}\n{HELPERS}\n{body}", common::names_sh()),
         &[],
-        &[(installer, INSTALLER), ("/usr/bin/busybox", BUSYBOX)],
+        &[(installer, INSTALLER), (common::busybox(), BUSYBOX)],
     )
 }
 
@@ -1178,10 +1174,7 @@ fn shell_installer_in_the_alpine_and_fedora_layouts() {
     use common::{Layout, Mode, Target};
     let installer = repo().join("installer/iptables-wrapper-installer.sh");
     let installer = installer.to_str().expect("a UTF-8 repository path");
-    assert!(
-        std::path::Path::new("/usr/bin/busybox").is_file(),
-        "/usr/bin/busybox is missing: install busybox-static (make deps)"
-    );
+    let busybox = common::busybox();
     let cases = layout_cases(&[
         InstallerLayout::Alpine,
         InstallerLayout::Fedora,
@@ -1218,7 +1211,7 @@ fn shell_installer_in_the_alpine_and_fedora_layouts() {
 mkdir "$R/tmp/inst"
 cp "$W" "$R/tmp/inst/iptables-wrapper"
 cp -p '{installer}' "$R/tmp/inst/"
-cp /usr/bin/busybox "$R/bin/busybox"
+cp '{busybox}' "$R/bin/busybox"
 "#
             ),
             &format!(

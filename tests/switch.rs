@@ -21,12 +21,7 @@ const RECORD: &str = "/usr/sbin/.iptables-wrapper-decision.json";
 /// Runs `body` after installing the wrapper in `layout`, with busybox at
 /// /tmp/busybox (for `mount`).
 fn run(suite: &str, layout: Layout, body: &str) -> Run {
-    let busybox = "/usr/bin/busybox";
-    assert!(
-        std::path::Path::new(busybox).is_file(),
-        "{busybox} is needed to mount inside the sandbox; install busybox-static (make deps)"
-    );
-    common::installed(suite, layout, body, &[(busybox, "/tmp/busybox")])
+    common::installed(suite, layout, body, &[(common::busybox(), "/tmp/busybox")])
 }
 
 fn json(run: &Run, key: &str) -> Value {

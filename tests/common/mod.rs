@@ -306,6 +306,19 @@ pub fn each<C: std::fmt::Display>(cases: impl IntoIterator<Item = C>, f: impl Fn
     }
 }
 
+/// The host's static busybox, which `make deps` installs: the sandboxes'
+/// Debian roots have no `mount`, and the shell installer is also run under
+/// busybox's sh. Copy it into a sandbox with `sandbox_with`'s `copy`.
+/// Panics, saying what to install, when it is missing.
+pub fn busybox() -> &'static str {
+    let path = "/usr/bin/busybox";
+    assert!(
+        std::path::Path::new(path).is_file(),
+        "{path} is missing: install busybox-static (make deps)"
+    );
+    path
+}
+
 /// The host path of tests/seccomp/deny (see there), compiled once per test
 /// process. Copy it into a sandbox with `sandbox_with`'s `copy`, e.g. to
 /// /usr/local/bin/deny.
