@@ -757,7 +757,6 @@ set -u
 R=$1
 W=$SANDBOX_BIN
 STEPS=$(dirname "$R")
-NAMES="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
 snap() {
     find "$R" -xdev \( -path "$R/proc" -o -path "$R/dev" -o -path "$R/tmp" \) -prune \
         -o -printf '%P %y %m %s %T@ %l\n' | sort
@@ -867,9 +866,10 @@ fn layout_cases<L: Copy>(layouts: &[L]) -> Vec<LayoutCase<L>> {
         .collect()
 }
 
-/// Runs `outside` (after [`OUTSIDE`]) on a fresh root of `suite` from
-/// outside, then `inside` (after the prelude) in it with `args`. The
-/// wrapper is not in the root: `install --root` must put it there.
+/// Runs `outside` (after `$NAMES` and [`OUTSIDE`]) on a fresh root of
+/// `suite` from outside, then `inside` (after the prelude) in it with
+/// `args`. The wrapper is not in the root: `install --root` must put it
+/// there.
 fn root_scenario(suite: &str, outside: &str, inside: &str, args: &[&str]) -> Run {
     let fedora = repo().join("tests/images/fedora-alternatives.sh");
     common::sandbox_env(
@@ -883,7 +883,7 @@ fn root_scenario(suite: &str, outside: &str, inside: &str, args: &[&str]) -> Run
         &[
             (
                 "SANDBOX_OUTSIDE",
-                &format!("{STEPS_SH}\n{OUTSIDE}\n{outside}"),
+                &format!("{STEPS_SH}\n{}\n{OUTSIDE}\n{outside}", common::names_sh()),
             ),
             ("SANDBOX_NO_WRAPPER", "1"),
         ],
