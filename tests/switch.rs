@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cases, each, expect, lines, version_tag, Layout, Mode, Run, Target};
+use common::{cases, each, expect, json, lines, version_tag, Layout, Mode, Run, Target};
 use iptables_wrapper::detect::{Choice, Decision, Reason};
 use iptables_wrapper::names::Family;
 use iptables_wrapper::report::Summary;
@@ -22,11 +22,6 @@ const RECORD: &str = "/usr/sbin/.iptables-wrapper-decision.json";
 /// /tmp/busybox (for `mount`).
 fn run(suite: &str, layout: Layout, body: &str) -> Run {
     common::installed(suite, layout, body, &[(common::busybox(), "/tmp/busybox")])
-}
-
-fn json(run: &Run, key: &str) -> Value {
-    let text = run.get(key);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {text}\n{run}"))
 }
 
 /// The decision a legacy hint in both families' mangle makes.

@@ -258,6 +258,12 @@ pub fn installed(suite: &str, layout: Layout, body: &str, copy: &[(&str, &str)])
     run
 }
 
+/// The JSON document printed by the script as `KEY=...`.
+pub fn json(run: &Run, key: &str) -> serde_json::Value {
+    let text = run.get(key);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {text}\n{run}"))
+}
+
 pub fn expect(run: &Run, key: &str, want: &str) {
     assert_eq!(run.get(key), want, "{key}\n{run}");
 }
