@@ -928,14 +928,16 @@ fn install_root_then_first_call_in_each_layout() {
     ]);
     common::each(cases, |c| {
         // How the root is made from the Debian one, a refusal to check first
-        // (named `refused`), install's options, and where the names are.
+        // (named `refused`, with its own snapshot of the root before it),
+        // install's options, and where the names are.
         let (prepare, refusal, options, dir, links) = match c.layout {
             RootLayout::DebianAlternatives => ("", "", "", "/usr/sbin", Layout::Alternatives),
             RootLayout::DebianSymlinks => ("", "", "--symlinks", "/usr/sbin", Layout::Symlinks),
             // Found through the /usr/sbin link, the first place looked.
             RootLayout::Fedora => (
                 "fedora_layout",
-                r#"step refused "$W" install --root "$R"
+                r#"snap >"$STEPS/before"
+step refused "$W" install --root "$R"
 unchanged refused"#,
                 "--symlinks",
                 "/usr/sbin",
@@ -960,7 +962,6 @@ cp "$STEPS/apk" "$R/lib/apk/db/installed""#,
                 r#"
 host_alternatives before
 {prepare}
-snap >"$STEPS/before"
 {refusal}
 step first "$W" install --root "$R" {options}
 snap >"$STEPS/before"

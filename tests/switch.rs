@@ -80,7 +80,8 @@ fn expect_utc(t: &str, ctx: &str) {
 // a first call, it changes nothing and prints the same decision.
 #[test]
 fn switch_decides_once_and_is_idempotent() {
-    let line = Summary::of(&legacy_hinted()).line();
+    let summary = Summary::of(&legacy_hinted());
+    let (line, why) = (summary.line(), summary.why());
     each(cases(&["switch"]), |c| {
         let r = run(
             &c.suite,
@@ -119,8 +120,7 @@ fn switch_decides_once_and_is_idempotent() {
             &r,
             "AGAIN_ERR",
             &format!(
-                "iptables-wrapper: already switched by iptables-wrapper switch at {t}: {}; nothing changed",
-                Summary::of(&legacy_hinted()).why()
+                "iptables-wrapper: already switched by iptables-wrapper switch at {t}: {why}; nothing changed"
             ),
         );
         let j = json(&r, "JSON_OUT");
@@ -131,10 +131,7 @@ fn switch_decides_once_and_is_idempotent() {
         expect(
             &r,
             "VERIFY_OUT",
-            &format!(
-                "switched: legacy (by iptables-wrapper switch at {t}: {})",
-                Summary::of(&legacy_hinted()).why()
-            ),
+            &format!("switched: legacy (by iptables-wrapper switch at {t}: {why})"),
         );
         expect(&r, "IPT_ERR", "");
         assert!(r.get("IPT_OUT").ends_with(version_tag(Mode::Legacy)), "{r}");
@@ -153,7 +150,8 @@ fn switch_decides_once_and_is_idempotent() {
 // stale and `verify` says so instead of believing it.
 #[test]
 fn record_of_a_first_call_is_shown_then_stale() {
-    let why = Summary::of(&legacy_hinted()).why();
+    let summary = Summary::of(&legacy_hinted());
+    let (line, why) = (summary.line(), summary.why());
     each(cases(&["first call"]), |c| {
         let r = run(
             &c.suite,
@@ -195,7 +193,7 @@ fn record_of_a_first_call_is_shown_then_stale() {
         assert_eq!(v["record"]["path"], RECORD, "{r}");
         assert_eq!(v["record"]["record"], record, "{r}");
         expect(&r, "SWITCH_RC", "0");
-        expect(&r, "SWITCH_OUT", &Summary::of(&legacy_hinted()).line());
+        expect(&r, "SWITCH_OUT", &line);
 
         expect(&r, "STALE_RC", "0");
         expect(
