@@ -268,6 +268,30 @@ pub fn expect(run: &Run, key: &str, want: &str) {
     assert_eq!(run.get(key), want, "{key}\n{run}");
 }
 
+/// Asserts that `iptables -V` (printed as KEY_*) ran `mode` successfully.
+pub fn expect_version(run: &Run, key: &str, mode: Mode) {
+    expect(run, &format!("{key}_RC"), "0");
+    let out = run.get(&format!("{key}_OUT"));
+    assert!(
+        out.starts_with("ip") && out.contains(" v1.8.") && out.ends_with(version_tag(mode)),
+        "{key} printed {out:?}, not the {} version line\n{run}",
+        mode.as_str()
+    );
+}
+
+/// What `resolved` prints when IPv4's names lead to `v4` and IPv6's to `v6`.
+pub fn resolved(v4: Mode, v6: Mode) -> String {
+    [
+        v4.multi(),
+        v4.multi(),
+        v4.multi(),
+        v6.multi(),
+        v6.multi(),
+        v6.multi(),
+    ]
+    .join(" ")
+}
+
 /// The lines printed as `KEY=` (joined by `call`).
 pub fn lines(run: &Run, key: &str) -> Vec<String> {
     let joined = run.get(key);
