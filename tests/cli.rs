@@ -12,6 +12,9 @@ use std::process::Command;
 
 use common::binary;
 use iptables_wrapper::cli::SUBCOMMANDS;
+use iptables_wrapper::settings::{
+    DEBUG_VAR, HINT_CHAINS_VAR, HINT_WAIT_VAR, MODE_VAR, PROBES_VAR, STATE_DIR_VAR, TIMEOUT_VAR,
+};
 
 struct Out {
     code: Option<i32>,
@@ -23,12 +26,13 @@ fn run_as(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let mut c = Command::new(program);
     c.args(args);
     for var in [
-        "IPTABLES_WRAPPER_MODE",
-        "IPTABLES_WRAPPER_DEBUG",
-        "IPTABLES_WRAPPER_PROBE_TIMEOUT",
-        "IPTABLES_WRAPPER_HINT_WAIT",
-        "IPTABLES_WRAPPER_PROBES",
-        "IPTABLES_WRAPPER_HINT_CHAINS",
+        MODE_VAR,
+        DEBUG_VAR,
+        TIMEOUT_VAR,
+        HINT_WAIT_VAR,
+        PROBES_VAR,
+        HINT_CHAINS_VAR,
+        STATE_DIR_VAR,
     ] {
         c.env_remove(var);
     }

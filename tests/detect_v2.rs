@@ -21,7 +21,9 @@
 
 mod common;
 
-use common::{cases, each, expect, lines, version_tag, Layout, Mode, Run, Target, NAMES};
+use common::{
+    cases, each, expect, expect_version, lines, resolved, Layout, Mode, Run, Target, NAMES,
+};
 use serde_json::Value;
 use std::fmt;
 
@@ -38,30 +40,6 @@ fn run(suite: &str, layout: Layout, body: &str) -> Run {
 
 fn millis(run: &Run, key: &str) -> u64 {
     run.get(&format!("{key}_MS")).parse().expect("a number")
-}
-
-/// Asserts that `iptables -V` (printed as KEY_*) ran `mode` successfully.
-fn expect_version(run: &Run, key: &str, mode: Mode) {
-    expect(run, &format!("{key}_RC"), "0");
-    let out = run.get(&format!("{key}_OUT"));
-    assert!(
-        out.starts_with("ip") && out.contains(" v1.8.") && out.ends_with(version_tag(mode)),
-        "{key} printed {out:?}, not the {} version line\n{run}",
-        mode.as_str()
-    );
-}
-
-/// What `resolved` prints when IPv4's names lead to `v4` and IPv6's to `v6`.
-fn resolved(v4: Mode, v6: Mode) -> String {
-    [
-        v4.multi(),
-        v4.multi(),
-        v4.multi(),
-        v6.multi(),
-        v6.multi(),
-        v6.multi(),
-    ]
-    .join(" ")
 }
 
 // ---------------------------------------------------------------------------
@@ -1107,17 +1085,16 @@ fn a_call_without_net_admin_warns_and_leaves_the_names() {
         cases(&["hint in legacy, first call without NET_ADMIN"]),
         |c| {
             let run = run(
-            &c.suite,
-            c.layout,
-            "hint legacy iptables
-             np() { setpriv --inh-caps -net_admin,-net_raw --bounding-set -net_admin,-net_raw \"$@\"; }
+                &c.suite,
+                c.layout,
+                "hint legacy iptables
              call JSON np $w detect --json
              call DETECT np $w detect
              call BLIND np iptables -V
              links AFTER_BLIND
              call SEEING iptables -V
              resolved",
-        );
+            );
             let doc = detect_json(&run, "JSON");
             expect_family(&doc, "ipv4", Mode::Nft, "default", None);
             expect_family(&doc, "ipv6", Mode::Nft, "default", None);

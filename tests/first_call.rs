@@ -669,17 +669,6 @@ fn concurrent_first_calls_all_succeed_and_switch_once() {
     }
 }
 
-/// Where the sandboxes get a `mount` (the Debian root file systems have
-/// none): the host's static busybox, which `make deps` installs.
-fn busybox() -> &'static str {
-    let path = "/usr/bin/busybox";
-    assert!(
-        std::path::Path::new(path).is_file(),
-        "{path} is needed to mount inside the sandbox; install busybox-static (make deps)"
-    );
-    path
-}
-
 // 5. A read-only iptables directory: the names cannot be switched, so the
 // first call warns once, keeps its decision, and runs the right iptables
 // anyway; the next call uses the kept decision. For plain links
@@ -716,7 +705,7 @@ fn read_only_directory_warns_once_and_runs_the_command() {
                  echo \"IN_NFT=$(iptables-nft-save | grep -c -x -e '{RULE}' || true)\"
                  links AFTER"
             ),
-            &[(busybox(), "/tmp/busybox")],
+            &[(common::busybox(), "/tmp/busybox")],
         );
         expect(&run, &ctx, "WRITABLE", "");
         expect(&run, &ctx, "RESTORE_RC", "0");

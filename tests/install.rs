@@ -88,15 +88,11 @@ const REGISTERED: [&str; 2] = [
 fn scenario(suite: &str, body: &str) -> Run {
     let installer = repo().join("installer/iptables-wrapper-installer.sh");
     let installer = installer.to_str().expect("a UTF-8 repository path");
-    assert!(
-        std::path::Path::new("/usr/bin/busybox").is_file(),
-        "/usr/bin/busybox is missing: install busybox-static (make deps)"
-    );
     sandbox_with(
         suite,
         &format!("{}\n{STEPS_SH}\n{HELPERS}\n{body}", common::names_sh()),
         &[],
-        &[(installer, INSTALLER), ("/usr/bin/busybox", BUSYBOX)],
+        &[(installer, INSTALLER), (common::busybox(), BUSYBOX)],
     )
 }
 
@@ -761,7 +757,6 @@ set -u
 R=$1
 W=$SANDBOX_BIN
 STEPS=$(dirname "$R")
-NAMES="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
 snap() {
     find "$R" -xdev \( -path "$R/proc" -o -path "$R/dev" -o -path "$R/tmp" \) -prune \
         -o -printf '%P %y %m %s %T@ %l\n' | sort
@@ -871,9 +866,10 @@ fn layout_cases<L: Copy>(layouts: &[L]) -> Vec<LayoutCase<L>> {
         .collect()
 }
 
-/// Runs `outside` (after [`OUTSIDE`]) on a fresh root of `suite` from
-/// outside, then `inside` (after the prelude) in it with `args`. The
-/// wrapper is not in the root: `install --root` must put it there.
+/// Runs `outside` (after `$NAMES` and [`OUTSIDE`]) on a fresh root of
+/// `suite` from outside, then `inside` (after the prelude) in it with
+/// `args`. The wrapper is not in the root: `install --root` must put it
+/// there.
 fn root_scenario(suite: &str, outside: &str, inside: &str, args: &[&str]) -> Run {
     let fedora = repo().join("tests/images/fedora-alternatives.sh");
     common::sandbox_env(
@@ -887,7 +883,7 @@ fn root_scenario(suite: &str, outside: &str, inside: &str, args: &[&str]) -> Run
         &[
             (
                 "SANDBOX_OUTSIDE",
-                &format!("{STEPS_SH}\n{OUTSIDE}\n{outside}"),
+                &format!("{STEPS_SH}\n{}\n{OUTSIDE}\n{outside}", common::names_sh()),
             ),
             ("SANDBOX_NO_WRAPPER", "1"),
         ],
@@ -932,14 +928,16 @@ fn install_root_then_first_call_in_each_layout() {
     ]);
     common::each(cases, |c| {
         // How the root is made from the Debian one, a refusal to check first
-        // (named `refused`), install's options, and where the names are.
+        // (named `refused`, with its own snapshot of the root before it),
+        // install's options, and where the names are.
         let (prepare, refusal, options, dir, links) = match c.layout {
             RootLayout::DebianAlternatives => ("", "", "", "/usr/sbin", Layout::Alternatives),
             RootLayout::DebianSymlinks => ("", "", "--symlinks", "/usr/sbin", Layout::Symlinks),
             // Found through the /usr/sbin link, the first place looked.
             RootLayout::Fedora => (
                 "fedora_layout",
-                r#"step refused "$W" install --root "$R"
+                r#"snap >"$STEPS/before"
+step refused "$W" install --root "$R"
 unchanged refused"#,
                 "--symlinks",
                 "/usr/sbin",
@@ -964,7 +962,6 @@ cp "$STEPS/apk" "$R/lib/apk/db/installed""#,
                 r#"
 host_alternatives before
 {prepare}
-snap >"$STEPS/before"
 {refusal}
 step first "$W" install --root "$R" {options}
 snap >"$STEPS/before"
@@ -1178,10 +1175,7 @@ fn shell_installer_in_the_alpine_and_fedora_layouts() {
     use common::{Layout, Mode, Target};
     let installer = repo().join("installer/iptables-wrapper-installer.sh");
     let installer = installer.to_str().expect("a UTF-8 repository path");
-    assert!(
-        std::path::Path::new("/usr/bin/busybox").is_file(),
-        "/usr/bin/busybox is missing: install busybox-static (make deps)"
-    );
+    let busybox = common::busybox();
     let cases = layout_cases(&[
         InstallerLayout::Alpine,
         InstallerLayout::Fedora,
@@ -1218,7 +1212,7 @@ fn shell_installer_in_the_alpine_and_fedora_layouts() {
 mkdir "$R/tmp/inst"
 cp "$W" "$R/tmp/inst/iptables-wrapper"
 cp -p '{installer}' "$R/tmp/inst/"
-cp /usr/bin/busybox "$R/bin/busybox"
+cp '{busybox}' "$R/bin/busybox"
 "#
             ),
             &format!(

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{each, sandbox, suites, Run};
+use common::{each, json, sandbox, suites, Run};
 use serde_json::Value;
 
 /// A ruleset, made in a fresh namespace by a shell snippet.
@@ -115,10 +115,6 @@ fn both_sources(suite: &str, setup: &str) -> Run {
     let run = sandbox(suite, &script);
     assert_eq!(run.status, 0, "the script failed\n{run}");
     run
-}
-
-fn json(run: &Run, key: &str) -> Value {
-    serde_json::from_str(&run.get(key)).unwrap_or_else(|e| panic!("{key}: {e}\n{run}"))
 }
 
 /// (mode, family, table) of a probe.

@@ -258,8 +258,38 @@ pub fn installed(suite: &str, layout: Layout, body: &str, copy: &[(&str, &str)])
     run
 }
 
+/// The JSON document printed by the script as `KEY=...`.
+pub fn json(run: &Run, key: &str) -> serde_json::Value {
+    let text = run.get(key);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {text}\n{run}"))
+}
+
 pub fn expect(run: &Run, key: &str, want: &str) {
     assert_eq!(run.get(key), want, "{key}\n{run}");
+}
+
+/// Asserts that `iptables -V` (printed as KEY_*) ran `mode` successfully.
+pub fn expect_version(run: &Run, key: &str, mode: Mode) {
+    expect(run, &format!("{key}_RC"), "0");
+    let out = run.get(&format!("{key}_OUT"));
+    assert!(
+        out.starts_with("ip") && out.contains(" v1.8.") && out.ends_with(version_tag(mode)),
+        "{key} printed {out:?}, not the {} version line\n{run}",
+        mode.as_str()
+    );
+}
+
+/// What `resolved` prints when IPv4's names lead to `v4` and IPv6's to `v6`.
+pub fn resolved(v4: Mode, v6: Mode) -> String {
+    [
+        v4.multi(),
+        v4.multi(),
+        v4.multi(),
+        v6.multi(),
+        v6.multi(),
+        v6.multi(),
+    ]
+    .join(" ")
 }
 
 /// The lines printed as `KEY=` (joined by `call`).
@@ -304,6 +334,19 @@ pub fn each<C: std::fmt::Display>(cases: impl IntoIterator<Item = C>, f: impl Fn
                 .join("\n")
         );
     }
+}
+
+/// The host's static busybox, which `make deps` installs: the sandboxes'
+/// Debian roots have no `mount`, and the shell installer is also run under
+/// busybox's sh. Copy it into a sandbox with `sandbox_with`'s `copy`.
+/// Panics, saying what to install, when it is missing.
+pub fn busybox() -> &'static str {
+    let path = "/usr/bin/busybox";
+    assert!(
+        std::path::Path::new(path).is_file(),
+        "{path} is missing: install busybox-static (make deps)"
+    );
+    path
 }
 
 /// The host path of tests/seccomp/deny (see there), compiled once per test

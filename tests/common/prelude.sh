@@ -17,6 +17,10 @@ w=/usr/sbin/iptables-wrapper
 # hint MODE FAMILY [CHAIN]: the chain a kubelet leaves in its mode's mangle table.
 hint() { "$2-$1" -t mangle -N "${3:-KUBE-IPTABLES-HINT}"; }
 
+# np CMD...: runs CMD without CAP_NET_ADMIN and CAP_NET_RAW (neither
+# inherited nor in the bounding set), as in a container without them.
+np() { setpriv --inh-caps -net_admin,-net_raw --bounding-set -net_admin,-net_raw "$@"; }
+
 # rules MODE FAMILY N: N filter rules in that back end.
 rules() {
     i=0
