@@ -392,23 +392,24 @@ def fsops(a):
     overlay (a fresh upper layer on disk, as for a first call's case).
     Prints one JSON object. Run it as root in a private mount namespace."""
     base = a.scratch
-    lower = os.path.join(base, "lower")
-    # As in an image: the names in /usr/sbin, so that on overlayfs the first
-    # change copies /usr and /usr/sbin up, as a first call's does.
-    src = os.path.join(lower, "usr/sbin")
-    os.makedirs(src)
-    lay_out(src, a.multi_dir, a.bin)
-    mnt = os.path.join(base, "root")
-    os.mkdir(mnt)
-    if a.fs == "tmpfs":
-        mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", mnt)
+    if a.fs == "overlay":
+        # As in an image: the names in /usr/sbin, so that the first change
+        # copies /usr and /usr/sbin up, as a first call's does.
+        s = OverlayScratch(base, a.multi_dir, a.bin, None)
+        mnt = s.dir
+    else:
+        src = os.path.join(base, "lower/usr/sbin")
+        os.makedirs(src)
+        lay_out(src, a.multi_dir, a.bin)
+        mnt = os.path.join(base, "root")
+        os.mkdir(mnt)
+        if a.fs == "tmpfs":
+            mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", mnt)
     times = {w: {} for w in WAYS}
     for i in range(a.reps):
         for way in (WAYS if i % 2 == 0 else WAYS[::-1]):
             if a.fs == "overlay":
-                mount("-t", "overlay", "ipw-bench", "-o",
-                      f"lowerdir={lower},{fresh(base)}", mnt)
-                settle(base)
+                s.install()     # a fresh mount with an empty upper layer
             else:
                 for n in os.listdir(mnt):
                     os.remove(os.path.join(mnt, n))
@@ -418,12 +419,12 @@ def fsops(a):
                         os.path.join(mnt, n))
                 if a.fs != "tmpfs":
                     settle(mnt)
-            parts = switch_ops(os.path.join(mnt, "usr/sbin") if a.fs == "overlay" else mnt, way)
+            parts = switch_ops(mnt, way)
             parts["all"] = sum(parts.values())
             for k, v in parts.items():
                 times[way].setdefault(k, []).append(v)
-            if a.fs == "overlay":
-                umount(mnt)
+    if a.fs == "overlay":
+        s.close()
     out = {"fs": a.fs, "reps": a.reps, "backing": backing_fs(mnt if a.fs == "tmpfs" else base)}
     for way, parts in times.items():
         out[way] = {}
