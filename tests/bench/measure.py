@@ -233,7 +233,6 @@ class OverlayScratch(Scratch):
     pod = True
 
     def __init__(self, path, multi_dir, wrapper, hop):
-        self.fs = "overlay"
         self.base = path
         self.lower = os.path.join(path, "lower")
         os.makedirs(os.path.join(self.lower, "usr/sbin"))
@@ -276,7 +275,6 @@ class AlternativesScratch(Scratch):
     pod = True
 
     def __init__(self, path, wrapper, base, tools):
-        self.fs = "alternatives"
         self.base = path
         self.root_base = base
         self.layer = os.path.join(path, "layer")
@@ -473,9 +471,9 @@ def peak_rss(maxrss, env, call):
         return int(f.read())
 
 
-def run(env, call, stdin=None, text_in=None):
+def run(env, call, text_in=None):
     path, argv = call
-    return subprocess.run(argv, executable=path, env=env, stdin=stdin, input=text_in,
+    return subprocess.run(argv, executable=path, env=env, input=text_in,
                           capture_output=True, text=True)
 
 
@@ -1253,6 +1251,7 @@ def report(a):
     m = machine(a.multi_dir)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     biggest = max((r["n"] for r in results), default=0)
+    fsops_md = fsops_table(a.fsops) if a.fsops else ""
     parts = [
         table(rows),
         "",
@@ -1275,7 +1274,7 @@ def report(a):
            "ways interleaved. The first change is one symlink(2); on overlayfs it "
            "also copies /usr and /usr/sbin up, which any switch pays. The record "
            "is written only the way the wrapper does it (now):",
-           "", fsops_table(a.fsops), ""] if a.fsops and fsops_table(a.fsops) else []),
+           "", fsops_md, ""] if fsops_md else []),
         "The largest legacy table in each no-hint case (read with "
         "`getsockopt(IPT_SO_GET_INFO)`; `IPT_SO_GET_ENTRIES` hands it over in one "
         "buffer of that size plus 40 bytes, the memory allowance without a hint):",
