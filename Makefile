@@ -185,14 +185,12 @@ VM_CACHE ?= /var/cache/iptables-wrapper-tests/vm-arm64-v1
 VM_DENY := target/vm/deny-arm64
 VM_CC ?= bash tests/release/inroot.sh arm64 aarch64-linux-gnu-gcc
 VM_DEB_PACKAGES := qemu-system-arm qemu-user-static arch-test mmdebstrap busybox-static e2fsprogs kmod
-# Registers qemu-aarch64 with binfmt_misc (flags P and F) for mmdebstrap.
-VM_BINFMT ?= bash tests/release/binfmt.sh
-export VM_CACHE VM_BINFMT
+export VM_CACHE
 
 .PHONY: vm-deps vm-root vm-binary vm-test
 
 vm-deps:
-	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(VM_DEB_PACKAGES)"
+	@$(call apt_install,$(VM_DEB_PACKAGES))
 
 vm-root: vm-deps
 	bash tests/vm/root.sh >/dev/null

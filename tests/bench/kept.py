@@ -34,7 +34,7 @@ def main():
     p.add_argument("--reps", type=int, default=200)
     a = p.parse_args()
 
-    s = measure.Scratch(a.scratch, a.multi_dir, a.bin)
+    s = measure.Scratch(a.scratch, a.multi_dir, a.bin, None)   # the floor runs --hop where it is
     s.install()
     subprocess.run(["mount", "-t", "tmpfs", "ipw-state", a.state], check=True)
     r = measure.run(s.env, (s.multi("legacy"), ["iptables", "-t", "mangle", "-N", measure.HINT_CHAIN]))

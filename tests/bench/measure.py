@@ -233,7 +233,6 @@ class OverlayScratch(Scratch):
     pod = True
 
     def __init__(self, path, multi_dir, wrapper, hop):
-        self.fs = "overlay"
         self.base = path
         self.lower = os.path.join(path, "lower")
         os.makedirs(os.path.join(self.lower, "usr/sbin"))
@@ -276,7 +275,6 @@ class AlternativesScratch(Scratch):
     pod = True
 
     def __init__(self, path, wrapper, base, tools):
-        self.fs = "alternatives"
         self.base = path
         self.root_base = base
         self.layer = os.path.join(path, "layer")
@@ -392,23 +390,24 @@ def fsops(a):
     overlay (a fresh upper layer on disk, as for a first call's case).
     Prints one JSON object. Run it as root in a private mount namespace."""
     base = a.scratch
-    lower = os.path.join(base, "lower")
-    # As in an image: the names in /usr/sbin, so that on overlayfs the first
-    # change copies /usr and /usr/sbin up, as a first call's does.
-    src = os.path.join(lower, "usr/sbin")
-    os.makedirs(src)
-    lay_out(src, a.multi_dir, a.bin)
-    mnt = os.path.join(base, "root")
-    os.mkdir(mnt)
-    if a.fs == "tmpfs":
-        mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", mnt)
+    if a.fs == "overlay":
+        # As in an image: the names in /usr/sbin, so that the first change
+        # copies /usr and /usr/sbin up, as a first call's does.
+        s = OverlayScratch(base, a.multi_dir, a.bin, None)
+        mnt = s.dir
+    else:
+        src = os.path.join(base, "lower/usr/sbin")
+        os.makedirs(src)
+        lay_out(src, a.multi_dir, a.bin)
+        mnt = os.path.join(base, "root")
+        os.mkdir(mnt)
+        if a.fs == "tmpfs":
+            mount("-t", "tmpfs", "-o", "mode=0755", "ipw-bench", mnt)
     times = {w: {} for w in WAYS}
     for i in range(a.reps):
         for way in (WAYS if i % 2 == 0 else WAYS[::-1]):
             if a.fs == "overlay":
-                mount("-t", "overlay", "ipw-bench", "-o",
-                      f"lowerdir={lower},{fresh(base)}", mnt)
-                settle(base)
+                s.install()     # a fresh mount with an empty upper layer
             else:
                 for n in os.listdir(mnt):
                     os.remove(os.path.join(mnt, n))
@@ -418,12 +417,12 @@ def fsops(a):
                         os.path.join(mnt, n))
                 if a.fs != "tmpfs":
                     settle(mnt)
-            parts = switch_ops(os.path.join(mnt, "usr/sbin") if a.fs == "overlay" else mnt, way)
+            parts = switch_ops(mnt, way)
             parts["all"] = sum(parts.values())
             for k, v in parts.items():
                 times[way].setdefault(k, []).append(v)
-            if a.fs == "overlay":
-                umount(mnt)
+    if a.fs == "overlay":
+        s.close()
     out = {"fs": a.fs, "reps": a.reps, "backing": backing_fs(mnt if a.fs == "tmpfs" else base)}
     for way, parts in times.items():
         out[way] = {}
@@ -472,9 +471,9 @@ def peak_rss(maxrss, env, call):
         return int(f.read())
 
 
-def run(env, call, stdin=None, text_in=None):
+def run(env, call, text_in=None):
     path, argv = call
-    return subprocess.run(argv, executable=path, env=env, stdin=stdin, input=text_in,
+    return subprocess.run(argv, executable=path, env=env, input=text_in,
                           capture_output=True, text=True)
 
 
@@ -1252,6 +1251,7 @@ def report(a):
     m = machine(a.multi_dir)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     biggest = max((r["n"] for r in results), default=0)
+    fsops_md = fsops_table(a.fsops) if a.fsops else ""
     parts = [
         table(rows),
         "",
@@ -1274,7 +1274,7 @@ def report(a):
            "ways interleaved. The first change is one symlink(2); on overlayfs it "
            "also copies /usr and /usr/sbin up, which any switch pays. The record "
            "is written only the way the wrapper does it (now):",
-           "", fsops_table(a.fsops), ""] if a.fsops and fsops_table(a.fsops) else []),
+           "", fsops_md, ""] if fsops_md else []),
         "The largest legacy table in each no-hint case (read with "
         "`getsockopt(IPT_SO_GET_INFO)`; `IPT_SO_GET_ENTRIES` hands it over in one "
         "buffer of that size plus 40 bytes, the memory allowance without a hint):",

@@ -60,7 +60,7 @@ total_start=$(date +%s)
 for a in $arches; do
   arch_info "$a"
   start=$(date +%s)
-  if ! tests/release/buildroot.sh "$deb" >/dev/null; then
+  if ! root=$(tests/release/buildroot.sh "$deb"); then
     failed+=("$a")
     continue
   fi
@@ -77,7 +77,7 @@ for a in $arches; do
     rm -f "$out"
     continue
   fi
-  echo "release: $a ($triple, $(sed -n 's/^rustc:amd64 //p' "$(tests/release/buildroot.sh "$deb")/.toolchain")): $(stat -c %s "$out") bytes, static, stripped, $machine, $(($(date +%s) - start)) s"
+  echo "release: $a ($triple, $(sed -n 's/^rustc:amd64 //p' "$root/.toolchain")): $(stat -c %s "$out") bytes, static, stripped, $machine, $(($(date +%s) - start)) s"
 done
 
 (cd "$dist" && for f in iptables-wrapper-linux-*; do [ -e "$f" ] && sha256sum "$f"; done >SHA256SUMS)
