@@ -156,7 +156,12 @@ fn is_dpkg_banner(out: &str) -> bool {
 
 /// Whether `link` is a symlink into /etc/alternatives.
 pub fn is_managed(link: &Path) -> bool {
-    fs::read_link(link).is_ok_and(|t| t.starts_with(LINK_DIR))
+    fs::read_link(link).is_ok_and(|t| leads_into(&t))
+}
+
+/// Whether a symlink's target (as read) is in /etc/alternatives.
+pub fn leads_into(target: &Path) -> bool {
+    target.starts_with(LINK_DIR)
 }
 
 /// The admin file that describes `group` in `root`, and whose it is, if the

@@ -79,6 +79,13 @@ impl Family {
         }
     }
 
+    /// The family's head: in the plain-link layout its other two names
+    /// link to it (`iptables-save` -> `iptables`), so that a switch repoints
+    /// the head alone (see `switch.rs`).
+    pub fn head(self) -> &'static str {
+        self.prefix()
+    }
+
     /// The other family.
     pub fn other(self) -> Family {
         match self {

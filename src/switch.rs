@@ -9,11 +9,16 @@
 //! - **Plain links.** Every other name is a symlink that we replace
 //!   atomically: a new link under a temporary name in the same directory,
 //!   then `rename(2)` over the old one. No name is ever missing or dangling,
-//!   and a link is only ever pointed at a file that exists. The names of
-//!   one mode share one new symlink inode: creating a symlink is the
-//!   costly step on a pod's overlayfs over disk (30 to 700 µs each, against
-//!   about 15 µs for `link(2)` and 20 µs for `rename(2)`), and a hard link
-//!   to a symlink is one more name for the same symlink, not for its target.
+//!   and a link is only ever pointed at a file that exists. `install` links
+//!   each family's head (`iptables`, `ip6tables`) to the wrapper and the
+//!   family's other names to its head (`iptables-save` -> `iptables`), so a
+//!   switch repoints the two heads and the other names follow: on a pod's
+//!   overlayfs each `link(2)` or `rename(2)` costs about 15 µs. Names that
+//!   lead to the wrapper themselves (as earlier versions installed them)
+//!   are each repointed. The names of one mode share one new symlink inode:
+//!   creating a symlink is the costly step on a pod's overlayfs over disk
+//!   (30 to 700 µs each), and a hard link to a symlink is one more name for
+//!   the same symlink, not for its target.
 //!
 //! Each family can have its own mode where the layout allows it: plain
 //! links always, alternatives when each group covers one family.
@@ -185,20 +190,30 @@ pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result
             );
         }
     }
-    // Each name's link is read once: whether it goes through alternatives.
+    // Each name's link is read once: where it points says whether it goes
+    // through alternatives, and whether it follows its family's head.
     let names = COMMANDS.map(|name| {
         let path = dir.join(name);
-        let managed = alternatives::is_managed(&path);
-        (name, path, managed)
+        let target = fs::read_link(&path).ok();
+        (name, path, target)
     });
+    let managed =
+        |target: &Option<PathBuf>| target.as_deref().is_some_and(alternatives::leads_into);
     let mut changes = Vec::new();
-    if names.iter().any(|(_, _, managed)| *managed) {
+    if names.iter().any(|(_, _, target)| managed(target)) {
         changes.extend(alternatives_to_modes(modes)?);
     }
-    // The plain links that lead to the wrapper, by the mode they get.
+    // The plain links that lead to the wrapper, by the mode they get. A name
+    // that follows its head is left as it is: it leads wherever the head
+    // does, so the head's one rename switches it too.
     let plain: Vec<(&str, PathBuf)> = names
         .into_iter()
-        .filter(|(_, path, managed)| !managed && wrapper.is_some() && FileId::of(path) == wrapper)
+        .filter(|(name, path, target)| {
+            !managed(target)
+                && !follows_head(name, target.as_deref())
+                && wrapper.is_some()
+                && FileId::of(path) == wrapper
+        })
         .map(|(name, path, _)| (modes[Family::of_command(name).index()].multi(), path))
         .collect();
     for mode in Mode::ALL {
@@ -215,6 +230,14 @@ pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result
         );
     }
     Ok(changes)
+}
+
+/// Whether the name `command`, a symlink to `target`, follows its family's
+/// head as `install` links the plain layout: `iptables-save` ->
+/// `iptables`, by the bare name, in the same directory.
+fn follows_head(command: &str, target: Option<&Path>) -> bool {
+    let head = Family::of_command(command).head();
+    command != head && target == Some(Path::new(head))
 }
 
 /// Sets each group to its family's mode: the `iptables` group to IPv4's,
@@ -263,8 +286,10 @@ pub enum Step {
         /// install registers the same path.
         alt: PathBuf,
     },
-    /// Point a name (in-image path) straight at the wrapper.
-    Link(PathBuf),
+    /// Point a name (in-image path) at `target`, as the link will hold it:
+    /// the wrapper's file name, or the family's head (`iptables`) that
+    /// leads to the wrapper.
+    Link { path: PathBuf, target: PathBuf },
 }
 
 /// What it takes to put the wrapper `own`, in `dir` (both in-image paths of
@@ -319,16 +344,32 @@ pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Resu
             });
         }
     }
-    // A name already leading to the wrapper is left alone, unless it leads
-    // there through /etc/alternatives: then it is either in a group handled
-    // above or the caller asked for --symlinks.
-    for name in COMMANDS.iter().filter(|c| !covered.iter().any(|n| n == *c)) {
+    // Plain links: each family's head (`iptables`, `ip6tables`) links to
+    // the wrapper and the family's other names link to the head, so that a
+    // switch repoints two names instead of six (on a pod's overlayfs every
+    // rename or link costs about 15 µs, see BENCHMARKS.md). A name whose head
+    // goes through alternatives links to the wrapper itself.
+    //
+    // A name already linked so is left alone, and so is one already leading
+    // to the wrapper (as an earlier version linked each name), unless it
+    // leads there through /etc/alternatives: then it is either in a group
+    // handled above or the caller asked for --symlinks.
+    let uncovered = |c: &str| !covered.iter().any(|n| n == c);
+    let wrapper_name = PathBuf::from(own.file_name().unwrap_or_default());
+    for name in COMMANDS.iter().filter(|c| uncovered(c)) {
         let path = dir.join(name);
-        if own_id.is_none()
-            || root.file_id(&path) != own_id
-            || alternatives::is_managed(&root.path(&path))
-        {
-            steps.push(Step::Link(path));
+        let head = Family::of_command(name).head();
+        let target = if *name != head && uncovered(head) {
+            PathBuf::from(head)
+        } else {
+            wrapper_name.clone()
+        };
+        let now = fs::read_link(root.path(&path)).ok();
+        let leads_to_wrapper = own_id.is_some()
+            && root.file_id(&path) == own_id
+            && !now.as_deref().is_some_and(alternatives::leads_into);
+        if now.as_ref() != Some(&target) && !leads_to_wrapper {
+            steps.push(Step::Link { path, target });
         }
     }
     Ok(steps)
@@ -339,8 +380,7 @@ impl Step {
     /// path); returns one line per change made.
     pub fn apply(&self, root: &Root, own: &Path) -> Result<Vec<String>> {
         match self {
-            Step::Link(path) => {
-                let target = Path::new(own.file_name().unwrap_or_default());
+            Step::Link { path, target } => {
                 let real = root.path(path);
                 replace_link(&real, target)?;
                 Ok(vec![format!(
@@ -645,6 +685,96 @@ mod tests {
             assert_eq!(leads(&d.join(c), wrapper), Leads::Mode(want), "{c}");
         }
         assert_eq!(split_blocker(&d), None, "plain links can split");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// Plans and applies a plain-link install of `d`'s wrapper in `d`.
+    fn install_plain(d: &Path) -> Vec<String> {
+        let own = d.join("iptables-wrapper");
+        let steps = plan_install(&Root::HOST, d, &own, true).unwrap();
+        steps
+            .iter()
+            .flat_map(|s| s.apply(&Root::HOST, &own).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn install_links_each_head_to_the_wrapper_and_the_rest_to_their_head() {
+        let d = scratch("install-heads");
+        // As a package leaves them: every name straight to a multi binary.
+        for c in COMMANDS {
+            symlink("xtables-nft-multi", d.join(c)).unwrap();
+        }
+        let changes = install_plain(&d);
+        assert_eq!(changes.len(), 6, "{changes:?}");
+        for c in COMMANDS {
+            let head = Family::of_command(c).head();
+            let want = if c == head { "iptables-wrapper" } else { head };
+            assert_eq!(
+                fs::read_link(d.join(c)).unwrap(),
+                PathBuf::from(want),
+                "{c}"
+            );
+        }
+        // Again: nothing to do.
+        assert!(install_plain(&d).is_empty());
+        // After a switch, only the heads are linked back.
+        let wrapper = FileId::of(&d.join("iptables-wrapper"));
+        to_modes(&d, [Mode::Legacy; 2], wrapper).unwrap();
+        let again = install_plain(&d);
+        assert_eq!(again.len(), 2, "{again:?}");
+        for c in COMMANDS {
+            assert_eq!(leads(&d.join(c), wrapper), Leads::Wrapper, "{c}");
+        }
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_switch_repoints_the_heads_and_the_other_names_follow() {
+        for (tag, modes) in [
+            ("same", [Mode::Nft; 2]),
+            ("split", [Mode::Legacy, Mode::Nft]),
+        ] {
+            let d = scratch(&format!("heads-{tag}"));
+            for c in COMMANDS {
+                symlink("xtables-nft-multi", d.join(c)).unwrap();
+            }
+            install_plain(&d);
+            let wrapper = FileId::of(&d.join("iptables-wrapper"));
+            let changes = to_modes(&d, modes, wrapper).unwrap();
+            assert_eq!(changes.len(), 2, "{tag}: {changes:?}");
+            for c in COMMANDS {
+                let head = Family::of_command(c).head();
+                let want = modes[Family::of_command(c).index()];
+                assert_eq!(leads(&d.join(c), wrapper), Leads::Mode(want), "{tag}: {c}");
+                if c != head {
+                    assert_eq!(fs::read_link(d.join(c)).unwrap(), PathBuf::from(head));
+                }
+            }
+            // The heads of one mode share one new symlink.
+            let heads = [inode(&d.join("iptables")), inode(&d.join("ip6tables"))];
+            assert_eq!(
+                heads[0] == heads[1],
+                modes[0] == modes[1],
+                "{tag}: {heads:?}"
+            );
+            assert!(hidden(&d).is_empty(), "{tag}: {:?}", hidden(&d));
+            fs::remove_dir_all(&d).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_name_linked_to_the_other_familys_head_is_repointed_itself() {
+        let d = scratch("cross-family");
+        symlink("iptables-wrapper", d.join("iptables")).unwrap();
+        symlink("iptables", d.join("ip6tables")).unwrap();
+        let wrapper = FileId::of(&d.join("iptables-wrapper"));
+        to_modes(&d, [Mode::Legacy, Mode::Nft], wrapper).unwrap();
+        assert_eq!(
+            leads(&d.join("iptables"), wrapper),
+            Leads::Mode(Mode::Legacy)
+        );
+        assert_eq!(leads(&d.join("ip6tables"), wrapper), Leads::Mode(Mode::Nft));
         fs::remove_dir_all(&d).unwrap();
     }
 

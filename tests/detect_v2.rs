@@ -1316,26 +1316,26 @@ const STATES: &[State] = &[
         wrapper_gone: false,
     },
     State {
-        name: "a family half switched (ip6tables to legacy, the rest to the wrapper)",
-        setup: "ln -sf xtables-legacy-multi /usr/sbin/ip6tables",
+        name: "a family half switched (ip6tables-save to legacy, the rest to the wrapper)",
+        setup: "ln -sf xtables-legacy-multi /usr/sbin/ip6tables-save",
         line: "inconsistent:",
         state: "inconsistent",
         mode: None,
         ipv4: Some(W),
         ipv6: None,
-        leads_to: [W, W, W, L, W, W],
+        leads_to: [W, W, W, W, L, W],
         wrapper_gone: false,
     },
     State {
         name: "a name that is neither the wrapper nor a multi binary",
-        setup: "rm /usr/sbin/iptables; printf '#!/bin/sh\\n' >/usr/sbin/iptables
-                chmod +x /usr/sbin/iptables",
+        setup: "rm /usr/sbin/iptables-save; printf '#!/bin/sh\\n' >/usr/sbin/iptables-save
+                chmod +x /usr/sbin/iptables-save",
         line: "inconsistent:",
         state: "inconsistent",
         mode: None,
         ipv4: None,
         ipv6: Some(W),
-        leads_to: ["other", W, W, W, W, W],
+        leads_to: [W, "other", W, W, W, W],
         wrapper_gone: false,
     },
 ];

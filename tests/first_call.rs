@@ -1114,14 +1114,23 @@ struct SwitchCase {
     split: bool,
     /// link(2) fails with EPERM (tests/seccomp/deny link-eperm).
     links_refused: bool,
+    /// Each name links straight to the wrapper, as earlier versions
+    /// installed them, instead of `install`'s heads (`iptables-save` ->
+    /// `iptables` -> `iptables-wrapper`): the switch repoints all six.
+    each_name: bool,
 }
 
 impl std::fmt::Display for SwitchCase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}, {}, link(2) {}",
+            "{}, {}{}, link(2) {}",
             self.suite,
+            if self.each_name {
+                "each name to the wrapper, "
+            } else {
+                ""
+            },
             if self.split {
                 "legacy v4, nft v6"
             } else {
@@ -1139,14 +1148,18 @@ impl std::fmt::Display for SwitchCase {
 impl SwitchCase {
     fn all() -> Vec<SwitchCase> {
         let mut v = Vec::new();
-        for suite in suites() {
-            for split in [false, true] {
-                for links_refused in [false, true] {
-                    v.push(SwitchCase {
-                        suite: suite.clone(),
-                        split,
-                        links_refused,
-                    });
+        for (i, suite) in suites().into_iter().enumerate() {
+            // The earlier layout on the first suite only.
+            for each_name in [false, true].into_iter().take(if i == 0 { 2 } else { 1 }) {
+                for split in [false, true] {
+                    for links_refused in [false, true] {
+                        v.push(SwitchCase {
+                            suite: suite.clone(),
+                            split,
+                            links_refused,
+                            each_name,
+                        });
+                    }
                 }
             }
         }
@@ -1177,24 +1190,60 @@ impl SwitchCase {
         }
     }
 
-    /// Runs `body` with the plain-link layout installed and the case's
+    /// Runs `body` with the case's plain-link layout installed and its
     /// hints set; `$POLICY` in it runs a command under the case's policy on
-    /// link(2), and tests/seccomp/deny and stepkill are there.
+    /// link(2), `$INSTALL` puts the layout back, and tests/seccomp/deny and
+    /// stepkill are there.
     fn run(&self, body: &str) -> common::Run {
         let policy = if self.links_refused {
             "deny link-eperm --"
         } else {
             ""
         };
+        let install = if self.each_name {
+            "for n in $NAMES; do ln -sfn iptables-wrapper /usr/sbin/$n; done"
+        } else {
+            "/usr/sbin/iptables-wrapper install --symlinks >/dev/null"
+        };
         run_case_with(
             &self.suite,
             Layout::Symlinks,
-            &format!("{}\nPOLICY='{policy}'\n{body}", self.hints()),
+            &format!(
+                "{}\nPOLICY='{policy}'\nINSTALL='{install}'\neval \"$INSTALL\"\nREPOINTED='{}'\n{body}",
+                self.hints(),
+                if self.each_name {
+                    NAMES.join(" ")
+                } else {
+                    "iptables ip6tables".to_string()
+                }
+            ),
             &[
                 (common::deny(), "/usr/local/bin/deny"),
                 (common::stepkill(), "/usr/local/bin/stepkill"),
             ],
         )
+    }
+
+    /// What the prelude's `links` prints once the names are switched.
+    fn switched_links(&self) -> String {
+        let [v4, v6] = self.modes();
+        if !self.each_name {
+            return Layout::Symlinks.links(Target::Mode(v4), Target::Mode(v6));
+        }
+        NAMES
+            .iter()
+            .map(|n| format!("{n}->{}", self.mode_of(n).multi()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The names a switch repoints: every one, or each family's head.
+    fn repointed(&self) -> usize {
+        if self.each_name {
+            6
+        } else {
+            2
+        }
     }
 
     /// The mode the name `n` is switched to.
@@ -1203,10 +1252,13 @@ impl SwitchCase {
     }
 }
 
-// 12. The file-system work of a switch with plain links: at most one new
-// symlink per mode, whose other names come from link(2); where link(2) is
-// refused, one symlink per name. Every name is renamed into place, the names
-// of one mode share one inode, and no temporary name is left.
+// 12. The file-system work of a switch with plain links: with `install`'s
+// layout only each family's head is repointed (the other names link to it);
+// with each name linked straight to the wrapper (earlier versions), all six.
+// At most one new symlink per mode, whose other names come from link(2);
+// where link(2) is refused, one symlink per name. Every repointed name is
+// renamed into place, those of one mode share one inode, and no temporary
+// name is left.
 #[test]
 fn a_switch_makes_one_symlink_per_mode() {
     common::each(SwitchCase::all(), |c| {
@@ -1221,19 +1273,13 @@ fn a_switch_makes_one_symlink_per_mode() {
                  echo \"ERR=$(joined </tmp/err)\"
                  links AFTER
                  leftovers
-                 echo \"INODES=$(for n in $NAMES; do stat -c %i /usr/sbin/$n; done | sort -u | wc -l)\"
+                 echo \"INODES=$(for n in $REPOINTED; do stat -c %i /usr/sbin/$n; done | sort -u | wc -l)\"
                  sed 's/^[0-9]* *//' /tmp/trace | sed 's/^/TRACE /'",
         );
         expect(&run, &ctx, "RC", "0");
         assert!(run.get("OUT").ends_with("(legacy)"), "{ctx}\n{run}");
         expect(&run, &ctx, "ERR", "");
-        let [v4, v6] = c.modes();
-        expect(
-            &run,
-            &ctx,
-            "AFTER",
-            &Layout::Symlinks.links(Target::Mode(v4), Target::Mode(v6)),
-        );
+        expect(&run, &ctx, "AFTER", &c.switched_links());
         expect(&run, &ctx, "LEFTOVERS", "");
         let trace: Vec<&str> = run
             .stdout
@@ -1255,26 +1301,28 @@ fn a_switch_makes_one_symlink_per_mode() {
             .into_iter()
             .filter(|l| !l.contains(".iptables-wrapper-decision.json"))
             .collect();
-        let modes = c.mode_count();
+        let (modes, n) = (c.mode_count(), c.repointed());
         if c.links_refused {
-            assert_eq!(symlinks.len(), 6, "{ctx}: one symlink per name\n{run}");
-            // One refused link(2) per mode, then symlinks for the rest.
-            assert_eq!(links.len(), modes, "{ctx}\n{run}");
+            assert_eq!(symlinks.len(), n, "{ctx}: one symlink per name\n{run}");
+            // One refused link(2) per mode that has more than one name to
+            // repoint, then symlinks for the rest.
+            let shared = if n / modes > 1 { modes } else { 0 };
+            assert_eq!(links.len(), shared, "{ctx}\n{run}");
             assert!(
                 links
                     .iter()
                     .all(|l| l.ends_with("= -1 EPERM (Operation not permitted)")),
                 "{ctx}\n{run}"
             );
-            expect(&run, &ctx, "INODES", "6");
+            expect(&run, &ctx, "INODES", &n.to_string());
         } else {
             assert_eq!(symlinks.len(), modes, "{ctx}: one symlink per mode\n{run}");
-            assert_eq!(links.len(), 6 - modes, "{ctx}\n{run}");
+            assert_eq!(links.len(), n - modes, "{ctx}\n{run}");
             assert!(links.iter().all(|l| l.ends_with("= 0")), "{ctx}\n{run}");
             expect(&run, &ctx, "INODES", &modes.to_string());
         }
         assert!(symlinks.iter().all(|l| l.ends_with("= 0")), "{ctx}\n{run}");
-        assert_eq!(renames.len(), 6, "{ctx}: one rename per name\n{run}");
+        assert_eq!(renames.len(), n, "{ctx}: one rename per name\n{run}");
         assert!(renames.iter().all(|l| l.ends_with("= 0")), "{ctx}\n{run}");
         assert!(calls(&["unlink", "unlinkat"]).is_empty(), "{ctx}\n{run}");
     });
@@ -1287,7 +1335,8 @@ fn a_switch_makes_one_symlink_per_mode() {
 // multi binary, at most two temporary names are left, hidden and leading to
 // a multi binary, and each name then runs its own mode (the first of them
 // still leading to the wrapper switches the rest). With link(2) refused too
-// (the fallback's steps).
+// (the fallback's steps), and with each name linked straight to the
+// wrapper.
 #[test]
 fn a_first_call_killed_at_any_step_of_the_switch_leaves_every_name_valid() {
     common::each(SwitchCase::all(), |c| {
@@ -1314,7 +1363,7 @@ fn a_first_call_killed_at_any_step_of_the_switch_leaves_every_name_valid() {
                  step=1
                  while [ $step -lt 40 ]; do
                      rm -f /usr/sbin/.iptables-wrapper-decision.json*
-                     /usr/sbin/iptables-wrapper install --symlinks >/dev/null
+                     eval \"$INSTALL\"
                      # stepkill's line comes last, once the call is gone
                      r=$($POLICY stepkill $step -- iptables -V 2>/dev/null | tail -n 1)
                      echo \"KILL_$step=$r\"
@@ -1341,10 +1390,11 @@ fn a_first_call_killed_at_any_step_of_the_switch_leaves_every_name_valid() {
                      step=$((step + 1))
                  done",
         );
-        // symlink + link + rename calls of a whole switch: 12 either way
-        // (a refused link(2) fails in the filter before stepkill sees it),
-        // then the decision record's rename.
-        let steps = 13;
+        // symlink + link + rename calls of a whole switch: two per name it
+        // repoints either way (a refused link(2) fails in the filter before
+        // stepkill sees it), then the decision record's rename.
+        let n = c.repointed();
+        let steps = 2 * n + 1;
         let leads_to = |n: &str, m: Mode| format!("{n}:{}", m.as_str());
         let after: Vec<String> = NAMES.iter().map(|n| leads_to(n, c.mode_of(n))).collect();
         let mut seen = Vec::new();
@@ -1400,7 +1450,7 @@ fn a_first_call_killed_at_any_step_of_the_switch_leaves_every_name_valid() {
         }
         assert_eq!(
             seen.iter().any(|s| s.starts_with("link")),
-            !c.links_refused,
+            !c.links_refused && n / c.mode_count() > 1,
             "{ctx}: {seen:?}"
         );
     });

@@ -353,8 +353,10 @@ alpine_layout() { # NAME
         sha256sum --help 2>&1 | grep -q "^BusyBox v"
         if command -v update-alternatives || command -v alternatives; then exit 1; fi
         test ! -e /etc/alternatives
-        for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+        for n in iptables ip6tables; do
             test "$(readlink "/sbin/$n")" = iptables-wrapper
+            test "$(readlink "/sbin/$n-save")" = "$n"
+            test "$(readlink "/sbin/$n-restore")" = "$n"
         done
         test "$(readlink /sbin/iptables-legacy)" = xtables-legacy-multi
         test ! -L /sbin/iptables-wrapper
@@ -384,13 +386,15 @@ fedora_layout() { # NAME SBINDIR
 
 # The distroless image, driven from outside (see the top of this file).
 dl_names="iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore"
-dl_links() { # CONTAINER WANT4 WANT6: the IPv4 names in /usr/sbin link to WANT4, the IPv6 names to WANT6
+dl_links() { # CONTAINER WANT4 WANT6: iptables in /usr/sbin links to WANT4, ip6tables to WANT6, and each family's other names to its head (iptables-save -> iptables)
     local mnt n t want rc=0
     mnt=$(podman mount "$1")
     for n in $dl_names; do
         case $n in
-        ip6*) want=$3 ;;
-        *) want=$2 ;;
+        ip6tables) want=$3 ;;
+        iptables) want=$2 ;;
+        ip6*) want=ip6tables ;;
+        *) want=iptables ;;
         esac
         t=$(readlink "$mnt/usr/sbin/$n" || true)
         if [ "$t" != "$want" ]; then
@@ -401,9 +405,9 @@ dl_links() { # CONTAINER WANT4 WANT6: the IPv4 names in /usr/sbin link to WANT4,
     podman unmount "$1" >/dev/null
     if [ "$rc" -eq 0 ]; then
         if [ "$2" = "$3" ]; then
-            echo "the six names in /usr/sbin link to $2"
+            echo "iptables and ip6tables in /usr/sbin link to $2, the other names to them"
         else
-            echo "the IPv4 names in /usr/sbin link to $2, the IPv6 names to $3"
+            echo "iptables in /usr/sbin links to $2, ip6tables to $3, the other names to them"
         fi
     fi
     return "$rc"
@@ -682,7 +686,7 @@ uname_aarch64() {
     echo "uname -m: $out"
     [ "$out" = aarch64 ] || { echo "expected aarch64"; return 1; }
 }
-# distroless_installed NAME: the six names in /usr/sbin link to the wrapper.
+# distroless_installed NAME: the six names in /usr/sbin lead to the wrapper.
 distroless_installed() {
     local probe=ipw-test-$run_id-$1-links
     track container "$probe"
@@ -877,7 +881,7 @@ arm64_checks "$debian_arm64" "the release's arm64 binary, next to arm64 iptables
 arm64_checks "$debian_arm64" "verify after install" verify_installed "$debian_arm64"
 arm64_checks distroless-arm64 "arm64 image, runs as aarch64, --version" runs_emulated distroless-arm64
 arm64_checks distroless-arm64 "no shell or package manager in the image" distroless_has_no_shell distroless-arm64
-arm64_checks distroless-arm64 "the six names in /usr/sbin link to the wrapper" distroless_installed distroless-arm64
+arm64_checks distroless-arm64 "the six names in /usr/sbin lead to the wrapper" distroless_installed distroless-arm64
 arm64_checks distroless-arm64 "the release's arm64 binary, next to arm64 iptables" installed_binary distroless-arm64 arm64
 arm64_checks distroless-arm64 "verify after install (exec form)" verify_installed distroless-arm64
 

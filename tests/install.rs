@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{repo, sandbox_with, suites, Run, NAMES};
+use common::{plain_target, repo, sandbox_with, suites, Run, NAMES};
 
 /// `step` and `unchanged`, for scripts in the root and outside it (there
 /// with $STEPS set to a private directory, since /tmp is the host's).
@@ -350,7 +350,7 @@ resolved installed
 }
 
 #[test]
-fn install_symlinks_links_the_names_directly() {
+fn install_symlinks_links_the_heads_and_the_rest_to_them() {
     for suite in suites() {
         let run = scenario(
             &suite,
@@ -368,7 +368,12 @@ value alt
         );
         let lines: Vec<String> = NAMES
             .iter()
-            .map(|n| format!("iptables-wrapper: linked /usr/sbin/{n} -> iptables-wrapper"))
+            .map(|n| {
+                format!(
+                    "iptables-wrapper: linked /usr/sbin/{n} -> {}",
+                    plain_target(n)
+                )
+            })
             .collect();
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         assert_printed(&run, "first", &lines);
@@ -376,8 +381,12 @@ value alt
         assert_unchanged(&run, "second");
         assert_mode_runs(&run, "v", "nft");
         for n in NAMES {
-            assert_eq!(run.get(&format!("link.{n}")), "iptables-wrapper", "{run}");
-            assert_eq!(run.get(&format!("after.{n}")), "xtables-nft-multi", "{run}");
+            assert_eq!(run.get(&format!("link.{n}")), plain_target(n), "{run}");
+            let after = match plain_target(n) {
+                "iptables-wrapper" => "xtables-nft-multi",
+                head => head,
+            };
+            assert_eq!(run.get(&format!("after.{n}")), after, "{run}");
         }
         // The alternatives database is left alone.
         for g in ["iptables", "ip6tables"] {
@@ -1002,7 +1011,12 @@ host_alternatives after
             Layout::Alternatives => REGISTERED.iter().map(|l| l.to_string()).collect(),
             Layout::Symlinks => NAMES
                 .iter()
-                .map(|n| format!("iptables-wrapper: linked $R{dir}/{n} -> iptables-wrapper"))
+                .map(|n| {
+                    format!(
+                        "iptables-wrapper: linked $R{dir}/{n} -> {}",
+                        plain_target(n)
+                    )
+                })
                 .collect(),
         };
         assert_installed(&run, "first", real_dir, &lines);
@@ -1125,7 +1139,12 @@ step foreign "$W" install --root "$R" --symlinks --wrapper "$STEPS/wrapper-arm64
         );
         let linked: Vec<String> = NAMES
             .iter()
-            .map(|n| format!("iptables-wrapper: linked $R/usr/sbin/{n} -> iptables-wrapper"))
+            .map(|n| {
+                format!(
+                    "iptables-wrapper: linked $R/usr/sbin/{n} -> {}",
+                    plain_target(n)
+                )
+            })
             .collect();
         assert_installed(&run, "foreign", "/usr/sbin", &linked);
     });
@@ -1235,9 +1254,9 @@ echo "left=$(ls -A /tmp/inst)"
         let (installed, switched) = match c.layout {
             InstallerLayout::Alpine => {
                 lines.extend(
-                    NAMES
-                        .iter()
-                        .map(|n| format!("iptables-wrapper: linked /sbin/{n} -> iptables-wrapper")),
+                    NAMES.iter().map(|n| {
+                        format!("iptables-wrapper: linked /sbin/{n} -> {}", plain_target(n))
+                    }),
                 );
                 (
                     Layout::Symlinks.links_both(Target::Wrapper),

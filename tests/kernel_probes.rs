@@ -346,7 +346,7 @@ fn a_first_call_with_a_hint_creates_no_process() {
                  iptables-legacy -A INPUT -j ACCEPT
                  strace -f -qq -e trace=fork,vfork,clone,clone3,execve -o /tmp/trace iptables -V >/tmp/out
                  echo \"OUT=$(cat /tmp/out)\"
-                 echo \"LINK=$(readlink /usr/sbin/ip6tables-save)\"
+                 echo \"LINK=$(basename \"$(readlink -f /usr/sbin/ip6tables-save)\")\"
                  sed 's/^[0-9]* *//' /tmp/trace | sed 's/^/TRACE /'"
             ),
         );

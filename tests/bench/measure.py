@@ -139,8 +139,9 @@ def copy_executable(src, dst):
 
 def lay_out(path, multi_dir, wrapper, hop=None):
     """Fills `path` as `install --symlinks` leaves an iptables directory:
-    links to the real multi binaries, a copy of the wrapper, and the six
-    names as links to it. With `hop` (tests/bench/hop.c), also a copy of it
+    links to the real multi binaries, a copy of the wrapper, each family's
+    head (`iptables`, `ip6tables`) linked to it and the other names to
+    their head (`iptables-save` -> `iptables`). With `hop` (tests/bench/hop.c), also a copy of it
     reached through a link, `hop` -> `iptables-hop`, as the wrapper is
     reached through `iptables`: the floor then pays what the wrapper pays
     to be found and loaded where it lives (on overlayfs, the cold lookups
@@ -152,7 +153,14 @@ def lay_out(path, multi_dir, wrapper, hop=None):
         copy_executable(hop, os.path.join(path, "iptables-hop"))
         os.symlink("iptables-hop", os.path.join(path, "hop"))
     for name in NAMES:
-        os.symlink("iptables-wrapper", os.path.join(path, name))
+        os.symlink(plain_target(name), os.path.join(path, name))
+
+
+def plain_target(name):
+    """Where `install` links `name` in the plain layout: a family's head to
+    the wrapper, the family's other names to their head."""
+    head = "ip6tables" if name.startswith("ip6tables") else "iptables"
+    return "iptables-wrapper" if name == head else head
 
 
 class Scratch:
@@ -180,10 +188,10 @@ class Scratch:
         return os.path.join(self.dir, MULTI[mode])
 
     def install(self):
-        """Points the six names at the wrapper again (each atomically)."""
+        """Links the six names as `install` does again (each atomically)."""
         for name in NAMES:
             tmp = os.path.join(self.dir, f".{name}.bench")
-            os.symlink("iptables-wrapper", tmp)
+            os.symlink(plain_target(name), tmp)
             os.rename(tmp, os.path.join(self.dir, name))
         if self.fs != "tmpfs":
             settle(self.dir)
@@ -341,14 +349,17 @@ RECORD_BYTES = b"{" + b'"x":0,' * 76 + b'"y":0}\n'   # 464 bytes, as a record is
 
 def switch_ops(d, way):
     """Repoints the names in `d` at xtables-legacy-multi, one `way`:
-    - "per name": one symlink per name (before), a rename each;
+    - "per name": one symlink per name, a rename each (the first version,
+      with each name linked straight to the wrapper);
     - "per mode": one symlink, linked to every other name's temporary name,
-      a rename each (as the wrapper does), then the decision record beside
+      a rename each (what the wrapper does for names that each lead
+      straight to it, as earlier versions installed them);
+    - "per family": the two heads only (`iptables`, `ip6tables`), which
+      `install` now links to the wrapper with the other names linked to
+      them: one symlink, linked to ip6tables' temporary name, a rename
+      each (what the wrapper does now), then the decision record beside
       them as the wrapper writes it (a temporary file, written, closed and
-      renamed);
-    - "per family": one symlink and one rename per family, the least any
-      layout could do (it would need names that lead through one link per
-      family; shown for comparison, not what the wrapper does).
+      renamed).
     Returns the wall ns of each part: "first" (the first change, which on
     overlayfs copies the directory up), "names" (the rest of the names) and
     "record"."""
@@ -359,7 +370,7 @@ def switch_ops(d, way):
     os.symlink("xtables-legacy-multi", tmp[0])
     t1 = time.perf_counter_ns()
     if way == "per family":
-        os.symlink("xtables-legacy-multi", tmp[3])
+        os.link(tmp[0], tmp[3], follow_symlinks=False)
         os.rename(tmp[3], dst[3])
     else:
         for i in range(1, len(NAMES)):
@@ -371,7 +382,7 @@ def switch_ops(d, way):
     os.rename(tmp[0], dst[0])
     t2 = time.perf_counter_ns()
     parts["first"], parts["names"] = t1 - t0, t2 - t1
-    if way == "per mode":
+    if way == "per family":
         rec = os.path.join(d, RECORD + ".tmp-1")
         fd = os.open(rec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         os.write(fd, RECORD_BYTES)
@@ -1227,9 +1238,9 @@ def fsops_table(path):
     lines = ["| iptables directory | reps | way | first change µs | the other names µs "
              "| decision record µs | all µs |", "|---|---|---|---|---|---|---|"]
     for r in runs:
-        for way, label in (("per name", "one symlink per name (before)"),
-                           ("per mode", "one symlink per mode (now)"),
-                           ("per family", "one symlink per family (a layout we do not use)")):
+        for way, label in (("per name", "six names, one symlink each (first version)"),
+                           ("per mode", "six names, one symlink per mode (each name to the wrapper, as earlier versions installed)"),
+                           ("per family", "the two heads, one symlink per mode (now: the other names follow their head)")):
             if way not in r:
                 continue
             lines.append(f"| {FS_LABEL[r['fs']]} | {r['reps']} | {label} | "
@@ -1269,7 +1280,7 @@ def report(a):
         hop_table(rows),
         "",
         *(["The switch's file-system work alone (`measure.py fsops`): the system "
-           "calls that repoint the six names to one mode, timed from Python on a "
+           "calls that switch the six names to one mode, timed from Python on a "
            "fresh directory (for overlayfs, a fresh upper layer) each time, the "
            "ways interleaved. The first change is one symlink(2); on overlayfs it "
            "also copies /usr and /usr/sbin up, which any switch pays. The record "

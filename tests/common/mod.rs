@@ -59,7 +59,9 @@ impl Layout {
     /// What the prelude's `links KEY` prints once IPv4's names lead to `v4`
     /// and IPv6's to `v6`: for the alternatives layout, NAME ->
     /// /etc/alternatives/NAME -> /usr/sbin/<target path>; for plain links,
-    /// NAME -> <target link>.
+    /// NAME -> <target link> for each family's head (`iptables`,
+    /// `ip6tables`) and NAME -> head for its other names, as `install` links
+    /// them.
     pub fn links(self, v4: Target, v6: Target) -> String {
         NAMES
             .iter()
@@ -75,6 +77,8 @@ impl Layout {
                         "{n}->/etc/alternatives/{n}>/usr/sbin/{family}-{}{rest}",
                         m.as_str()
                     ),
+                    // Each family's head leads on; its other names to it.
+                    (Layout::Symlinks, _) if *n != family => format!("{n}->{family}"),
                     (Layout::Symlinks, Target::Wrapper) => format!("{n}->iptables-wrapper"),
                     (Layout::Symlinks, Target::Mode(m)) => format!("{n}->{}", m.multi()),
                 }
@@ -101,6 +105,22 @@ pub const NAMES: [&str; 6] = [
     "ip6tables-save",
     "ip6tables-restore",
 ];
+
+/// Where `install` links the name `n` in the plain layout: each family's
+/// head (`iptables`, `ip6tables`) to the wrapper, the other names to their
+/// head.
+pub fn plain_target(n: &str) -> &'static str {
+    let head = if n.starts_with("ip6tables") {
+        "ip6tables"
+    } else {
+        "iptables"
+    };
+    if n == head {
+        "iptables-wrapper"
+    } else {
+        head
+    }
+}
 
 /// The shell line that sets `$NAMES` to the six names, for scenario scripts.
 pub fn names_sh() -> String {
