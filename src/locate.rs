@@ -6,6 +6,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -25,10 +26,16 @@ pub fn basename(argv0: &OsStr) -> String {
 }
 
 /// The path the program was run through. A bare name was found through PATH
-/// by whoever exec'd us, so we look it up the same way; a relative path is
-/// made absolute against the working directory. `me` is this binary's
-/// identity ([`FileId::current_exe`]), `None` without /proc.
+/// by whoever exec'd us; a relative path is made absolute against the
+/// working directory. `me` is this binary's identity
+/// ([`FileId::current_exe`]), `None` without /proc.
 pub fn called_path(argv0: &OsStr, me: Option<FileId>) -> Result<PathBuf> {
+    called_path_given(argv0, me, exec_file_name().as_deref())
+}
+
+/// [`called_path`], with the file name the caller passed to `execve(2)`
+/// given (`execfn`), so that tests need not exec.
+fn called_path_given(argv0: &OsStr, me: Option<FileId>, execfn: Option<&Path>) -> Result<PathBuf> {
     let p = Path::new(argv0);
     if p.is_absolute() {
         return Ok(p.to_path_buf());
@@ -37,15 +44,43 @@ pub fn called_path(argv0: &OsStr, me: Option<FileId>) -> Result<PathBuf> {
         let cwd = std::env::current_dir().context("cannot read the working directory")?;
         return Ok(cwd.join(p));
     }
-    // Whoever exec'd us may have searched another PATH, or run an explicit
-    // path with a bare argv[0]: trust the lookup only if it leads to this
-    // very binary, and otherwise use where the binary really is.
+    // A bare name: the caller searched PATH (Go's exec and the shells pass
+    // the absolute path they found), and the kernel kept that path for us.
+    // It is trusted when it leads to this very binary (not, say, for a
+    // descriptor run as /dev/fd/N). That costs one stat of a path the exec
+    // has just looked up, where a PATH search looks up every directory
+    // before the one that holds the name (about 5 µs each on a pod's
+    // overlayfs, the first time).
+    if let Some(found) = execfn.filter(|f| f.is_absolute()) {
+        if me.is_some() && FileId::of(found) == me {
+            return Ok(found.to_path_buf());
+        }
+    }
+    // Otherwise look the name up as the caller may have: it may have
+    // searched another PATH, or run an explicit path with a bare argv[0],
+    // so trust the lookup only if it leads to this very binary, and
+    // otherwise use where the binary really is.
     match crate::path_search::find(argv0) {
         Ok(found) if me.is_none() || FileId::of(&found) == me => Ok(found),
         _ => fs::read_link(SELF_EXE).with_context(|| {
             format!("cannot find {argv0:?} in PATH, and {SELF_EXE} is not readable")
         }),
     }
+}
+
+/// The file name our caller passed to `execve(2)`, from the auxiliary
+/// vector (`AT_EXECFN`); `None` where the kernel gave none.
+fn exec_file_name() -> Option<PathBuf> {
+    // SAFETY: getauxval only reads the auxiliary vector; AT_EXECFN's value,
+    // when present, points at a NUL-terminated string on the initial stack,
+    // which lives as long as the process.
+    let p = unsafe { nix::libc::getauxval(nix::libc::AT_EXECFN) } as *const std::ffi::c_char;
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, NUL-terminated as above.
+    let name = unsafe { std::ffi::CStr::from_ptr(p) };
+    Some(PathBuf::from(OsStr::from_bytes(name.to_bytes())))
 }
 
 /// The directory holding `path`, which must exist.
@@ -141,6 +176,38 @@ mod tests {
             dir_of(Path::new("/usr/sbin/iptables")).unwrap(),
             PathBuf::from("/usr/sbin")
         );
+    }
+
+    #[test]
+    fn a_bare_name_is_where_the_caller_found_it() {
+        let dir = std::env::temp_dir().join(format!("ipw-execfn-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("iptables-wrapper"), "").unwrap();
+        std::os::unix::fs::symlink("iptables-wrapper", dir.join("iptables")).unwrap();
+        fs::write(dir.join("other"), "").unwrap();
+        let me = FileId::of(&dir.join("iptables-wrapper"));
+        let name = OsStr::new("ipw-no-such-command");
+        // The path the caller ran, leading to us: taken as it is.
+        let called = dir.join("iptables");
+        assert_eq!(called_path_given(name, me, Some(&called)).unwrap(), called);
+        // Leading elsewhere, relative, or with no identity to check it
+        // against: not trusted, so PATH and then /proc/self/exe decide
+        // (here the test binary itself, as the name is in no PATH).
+        let exe = fs::read_link(SELF_EXE).unwrap();
+        for (execfn, me) in [
+            (dir.join("other"), me),
+            (PathBuf::from("iptables"), me),
+            (called.clone(), None),
+        ] {
+            let got = called_path_given(name, me, Some(&execfn)).unwrap();
+            assert_eq!(got, exe, "{}", execfn.display());
+        }
+        // The process's own: this test binary, as cargo ran it.
+        assert_eq!(
+            FileId::of(&exec_file_name().unwrap()),
+            FileId::current_exe()
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! one that decides holds the directory's switch lock, so concurrent first
 //! calls agree: the others wait, look again and find the record.
 
+use std::cell::OnceCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -54,27 +55,34 @@ pub fn file_name(dir: &Path) -> String {
 /// Where the decision for one iptables directory is kept: the state
 /// directories in the order they are tried, and the record's name in them.
 /// Made once per call, so that the name (which resolves the directory's
-/// path, a readlink per component) is worked out once however often the
-/// call looks.
+/// path, a readlink per component) is worked out at most once however often
+/// the call looks, and only once a state directory exists: on a writable
+/// root none does, and a first call looks twice.
 pub struct Place {
     dirs: Vec<PathBuf>,
-    name: String,
+    dir: PathBuf,
+    name: OnceCell<String>,
 }
 
 impl Place {
     pub fn of(dir: &Path, settings: &Settings) -> Place {
         Place {
             dirs: dirs(settings),
-            name: file_name(dir),
+            dir: dir.to_path_buf(),
+            name: OnceCell::new(),
         }
+    }
+
+    fn name(&self) -> &str {
+        self.name.get_or_init(|| file_name(&self.dir))
     }
 
     /// The decision kept here, and where: the first state directory that
     /// holds a readable record. A damaged record counts as none, so the
     /// next call decides again and replaces it.
     pub fn find(&self) -> Option<(PathBuf, Record)> {
-        self.dirs.iter().find_map(|d| {
-            let path = d.join(&self.name);
+        self.dirs.iter().filter(|d| d.is_dir()).find_map(|d| {
+            let path = d.join(self.name());
             Record::read(&path).ok().flatten().map(|r| (path, r))
         })
     }
@@ -84,7 +92,7 @@ impl Place {
     pub fn keep(&self, record: &Record) -> Result<PathBuf, String> {
         let mut tried = Vec::new();
         for d in &self.dirs {
-            let path = d.join(&self.name);
+            let path = d.join(self.name());
             match fs::create_dir_all(d).and_then(|()| record.write(&path)) {
                 Ok(()) => return Ok(path),
                 Err(e) => tried.push(format!("{}: {e}", d.display())),
@@ -159,7 +167,8 @@ mod tests {
         fs::create_dir_all(&iptables).unwrap();
         let place = |dirs: &[PathBuf], dir: &Path| Place {
             dirs: dirs.to_vec(),
-            name: file_name(dir),
+            dir: dir.to_path_buf(),
+            name: OnceCell::new(),
         };
         let record = Record::new(
             Trigger::FirstCall("iptables".into()),
