@@ -79,7 +79,7 @@ impl Tool {
         };
         if system == System::Chkconfig {
             bail!(
-                "the iptables names in {} go through Fedora's alternatives (chkconfig), which cannot change another root from outside: it has no --root, and with --altdir and --admindir it would still relink the host's own /usr/sbin/iptables. Pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)",
+                "the iptables names in {} go through Fedora's alternatives (chkconfig), which cannot change another root from outside: it has no --root, and with --altdir and --admindir it would still relink the host's own /usr/sbin/iptables. Pass --symlinks to make the names plain links to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)",
                 dir.display()
             );
         }
@@ -89,7 +89,7 @@ impl Tool {
             .find(|p| crate::installed::is_executable(p) && is_dpkgs(p))
             .with_context(|| {
                 format!(
-                    "the iptables names in {} go through Debian's alternatives, and this machine has no Debian update-alternatives (from dpkg) in {} to change them with --root. Install dpkg here, pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)",
+                    "the iptables names in {} go through Debian's alternatives, and this machine has no Debian update-alternatives (from dpkg) in {} to change them with --root. Install dpkg here, pass --symlinks to make the names plain links to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)",
                     dir.display(),
                     TOOL_DIRS.join(", ")
                 )
@@ -103,7 +103,7 @@ impl Tool {
         // nothing.
         tool.run(&["--query", "iptables"])
             .or_else(|_| tool.run(&["--query", "ip6tables"]))
-            .context("this machine's update-alternatives cannot read the image's alternatives with --root. Pass --symlinks to link the names straight to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)")?;
+            .context("this machine's update-alternatives cannot read the image's alternatives with --root. Pass --symlinks to make the names plain links to the wrapper, or run `iptables-wrapper install` inside the image (a RUN step)")?;
         Ok(tool)
     }
 

@@ -350,25 +350,27 @@ pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Resu
     // rename or link costs about 15 µs, see BENCHMARKS.md). A name whose head
     // goes through alternatives links to the wrapper itself.
     //
-    // A name already linked so is left alone, and so is one already leading
-    // to the wrapper (as an earlier version linked each name), unless it
-    // leads there through /etc/alternatives: then it is either in a group
-    // handled above or the caller asked for --symlinks.
+    // A name already linked so is left alone, and so is a name to be
+    // linked to the wrapper that already leads there by another way (`/sbin`
+    // spellings, absolute targets), unless it goes through
+    // /etc/alternatives: then it is either in a group handled above or the
+    // caller asked for --symlinks. A name linked straight to the wrapper as
+    // earlier versions did is linked to its head instead.
     let uncovered = |c: &str| !covered.iter().any(|n| n == c);
     let wrapper_name = PathBuf::from(own.file_name().unwrap_or_default());
     for name in COMMANDS.iter().filter(|c| uncovered(c)) {
         let path = dir.join(name);
         let head = Family::of_command(name).head();
-        let target = if *name != head && uncovered(head) {
-            PathBuf::from(head)
+        let (target, to_wrapper) = if *name != head && uncovered(head) {
+            (PathBuf::from(head), false)
         } else {
-            wrapper_name.clone()
+            (wrapper_name.clone(), true)
         };
         let now = fs::read_link(root.path(&path)).ok();
         let leads_to_wrapper = own_id.is_some()
             && root.file_id(&path) == own_id
             && !now.as_deref().is_some_and(alternatives::leads_into);
-        if now.as_ref() != Some(&target) && !leads_to_wrapper {
+        if now.as_ref() != Some(&target) && !(to_wrapper && leads_to_wrapper) {
             steps.push(Step::Link { path, target });
         }
     }
@@ -717,6 +719,14 @@ mod tests {
             );
         }
         // Again: nothing to do.
+        assert!(install_plain(&d).is_empty());
+        // Each name straight to the wrapper, as earlier versions linked
+        // them: the heads are kept, the other four are linked to them.
+        for c in COMMANDS {
+            replace_link(&d.join(c), Path::new("iptables-wrapper")).unwrap();
+        }
+        let relinked = install_plain(&d);
+        assert_eq!(relinked.len(), 4, "{relinked:?}");
         assert!(install_plain(&d).is_empty());
         // After a switch, only the heads are linked back.
         let wrapper = FileId::of(&d.join("iptables-wrapper"));
