@@ -1078,13 +1078,8 @@ fn broken_alternatives_tool_still_runs_the_detected_mode() {
             );
             // The first call warns and keeps its decision; the second uses
             // it without a word.
-            for (key, warnings) in [("FIRST", 1), ("SECOND", 0)] {
-                expect(&run, &ctx, &format!("{key}_RC"), "0");
-                let out = run.get(&format!("{key}_OUT"));
-                assert!(
-                    out.ends_with("(legacy)"),
-                    "{ctx}: {key} printed {out:?}\n{run}"
-                );
+            for (key, command, warnings) in [("FIRST", "iptables", 1), ("SECOND", "ip6tables", 0)] {
+                expect_version_of(&run, &ctx, key, command, Mode::Legacy);
                 let err = run.get(&format!("{key}_ERR"));
                 let lines = lines(&err);
                 assert!(

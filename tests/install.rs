@@ -1028,11 +1028,7 @@ host_alternatives after
             "{run}"
         );
         for k in ["V", "V6"] {
-            assert_eq!(run.get(&format!("{k}_RC")), "0", "{run}");
-            assert!(
-                run.get(&format!("{k}_OUT")).ends_with("(legacy)"),
-                "{k}:\n{run}"
-            );
+            common::expect_version(&run, k, common::Mode::Legacy);
         }
         assert_eq!(
             run.get("SWITCHED"),
@@ -1297,11 +1293,7 @@ echo "left=$(ls -A /tmp/inst)"
         assert_eq!(run.get("left"), "", "cleanup:\n{run}");
         assert_eq!(run.get("INSTALLED"), installed, "{run}");
         for k in ["V", "V6"] {
-            assert_eq!(run.get(&format!("{k}_RC")), "0", "{run}");
-            assert!(
-                run.get(&format!("{k}_OUT")).ends_with("(legacy)"),
-                "{k}:\n{run}"
-            );
+            common::expect_version(&run, k, common::Mode::Legacy);
         }
         assert_eq!(run.get("SWITCHED"), switched, "{run}");
     });
