@@ -46,12 +46,13 @@ fn called_path_given(argv0: &OsStr, me: Option<FileId>, execfn: Option<&Path>) -
     }
     // A bare name: the caller searched PATH (Go's exec and the shells pass
     // the absolute path they found), and the kernel kept that path for us.
-    // It is trusted when it leads to this very binary (not, say, for a
-    // descriptor run as /dev/fd/N). That costs one stat of a path the exec
-    // has just looked up, where a PATH search looks up every directory
-    // before the one that holds the name (about 5 µs each on a pod's
-    // overlayfs, the first time).
-    if let Some(found) = execfn.filter(|f| f.is_absolute()) {
+    // It is trusted when it is absolute, ends in that very name (not, say,
+    // a descriptor run as /dev/fd/3, whose directory holds no iptables) and
+    // leads to this very binary. That costs one stat of a path the exec has
+    // just looked up, where a PATH search looks up every directory before
+    // the one that holds the name (about 5 µs each on a pod's overlayfs,
+    // the first time).
+    if let Some(found) = execfn.filter(|f| f.is_absolute() && f.file_name() == Some(argv0)) {
         if me.is_some() && FileId::of(found) == me {
             return Ok(found.to_path_buf());
         }
@@ -181,27 +182,39 @@ mod tests {
     #[test]
     fn a_bare_name_is_where_the_caller_found_it() {
         let dir = std::env::temp_dir().join(format!("ipw-execfn-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(dir.join("elsewhere")).unwrap();
         fs::write(dir.join("iptables-wrapper"), "").unwrap();
         std::os::unix::fs::symlink("iptables-wrapper", dir.join("iptables")).unwrap();
-        fs::write(dir.join("other"), "").unwrap();
+        // A descriptor run with fexecve(3) leaves /dev/fd/3 as the path: a
+        // name that leads here but is not the one called.
+        std::os::unix::fs::symlink("iptables-wrapper", dir.join("3")).unwrap();
+        fs::write(dir.join("elsewhere/iptables"), "").unwrap();
         let me = FileId::of(&dir.join("iptables-wrapper"));
-        let name = OsStr::new("ipw-no-such-command");
+        let name = OsStr::new("iptables");
         // The path the caller ran, leading to us: taken as it is.
         let called = dir.join("iptables");
         assert_eq!(called_path_given(name, me, Some(&called)).unwrap(), called);
-        // Leading elsewhere, relative, or with no identity to check it
-        // against: not trusted, so PATH and then /proc/self/exe decide
-        // (here the test binary itself, as the name is in no PATH).
+        // Not trusted, so PATH and then /proc/self/exe decide (here the test
+        // binary itself: no `iptables` in PATH is this file): another name
+        // leading to us, the same name leading elsewhere, and a relative
+        // path (that would lead to us from the working directory).
         let exe = fs::read_link(SELF_EXE).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+        let relative = up.join(called.strip_prefix("/").unwrap());
+        assert_eq!(FileId::of(&relative), me, "{}", relative.display());
         for (execfn, me) in [
-            (dir.join("other"), me),
-            (PathBuf::from("iptables"), me),
-            (called.clone(), None),
+            (dir.join("3"), me),
+            (dir.join("elsewhere/iptables"), me),
+            (relative, me),
         ] {
             let got = called_path_given(name, me, Some(&execfn)).unwrap();
             assert_eq!(got, exe, "{}", execfn.display());
         }
+        // Without an identity to check it against (no /proc), not trusted
+        // either: PATH decides, as before.
+        let got = called_path_given(name, None, Some(&called));
+        assert!(got.as_ref().map_or(true, |p| *p != called), "{got:?}");
         // The process's own: this test binary, as cargo (or qemu-user, whose
         // /proc/self/exe is only right when read as a link) ran it.
         assert_eq!(
