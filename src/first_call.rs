@@ -1,8 +1,8 @@
 //! A call under one of the six names: settle the mode (`settle.rs`: decide,
 //! repoint the names, remember), then become the real command. Normally the
-//! deciding happens once per image; after the switch the names lead
-//! straight to the multi binaries, and on a read-only root a kept decision
-//! stands in for the switch.
+//! deciding happens once per image; after the switch the names lead to the
+//! multi binaries (the others of a family through its head), and on a
+//! read-only root a kept decision stands in for the switch.
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;

@@ -178,9 +178,11 @@ pub fn split_blocker(dir: &Path) -> Option<String> {
         .map(|(name, _, _)| name.to_string())
 }
 
-/// Points every one of the six names in `dir` that still leads to the
-/// wrapper at its family's mode in `modes` (indexed by [`Family::index`]).
-/// Returns one line per change made.
+/// Points the six names in `dir` that still lead to the wrapper at their
+/// family's mode in `modes` (indexed by [`Family::index`]): through the
+/// alternatives groups, or by repointing each plain link that leads to the
+/// wrapper and does not follow its family's head (the head's rename takes
+/// those along). Returns one line per change made.
 pub fn to_modes(dir: &Path, modes: [Mode; 2], wrapper: Option<FileId>) -> Result<Vec<String>> {
     for (i, mode) in modes.iter().enumerate() {
         if !modes[..i].contains(mode) && !installed::has(&Root::HOST, dir, *mode) {
@@ -294,9 +296,10 @@ pub enum Step {
 
 /// What it takes to put the wrapper `own`, in `dir` (both in-image paths of
 /// `root`), in front of the six names: through the alternatives groups where
-/// they manage the names, unless `symlinks`; as plain links otherwise.
-/// Names that already lead to the wrapper are left alone. The error says
-/// what is wrong and what to do.
+/// they manage the names, unless `symlinks`; as plain links otherwise
+/// (each family's head to the wrapper, its other names to the head). Names
+/// already linked so are left alone. The error says what is wrong and what
+/// to do.
 pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Result<Vec<Step>> {
     let own_id = root.file_id(own);
     let mut steps = Vec::new();
@@ -367,9 +370,18 @@ pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Resu
             (wrapper_name.clone(), true)
         };
         let now = fs::read_link(root.path(&path)).ok();
+        // A head that reaches the wrapper through another of the six names
+        // (`iptables -> iptables-save`, made by hand) is linked afresh: its
+        // other names are about to lead to it, which would close a loop.
+        let through_a_name = now
+            .as_deref()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| names::command(n).is_some());
         let leads_to_wrapper = own_id.is_some()
             && root.file_id(&path) == own_id
-            && !now.as_deref().is_some_and(alternatives::leads_into);
+            && !now.as_deref().is_some_and(alternatives::leads_into)
+            && !through_a_name;
         if now.as_ref() != Some(&target) && !(to_wrapper && leads_to_wrapper) {
             steps.push(Step::Link { path, target });
         }
@@ -728,8 +740,23 @@ mod tests {
         let relinked = install_plain(&d);
         assert_eq!(relinked.len(), 4, "{relinked:?}");
         assert!(install_plain(&d).is_empty());
-        // After a switch, only the heads are linked back.
+        // A head that reaches the wrapper through one of its family's other
+        // names, by hand: linked afresh, so that no loop forms.
         let wrapper = FileId::of(&d.join("iptables-wrapper"));
+        replace_link(&d.join("iptables-save"), Path::new("iptables-wrapper")).unwrap();
+        replace_link(&d.join("iptables"), Path::new("iptables-save")).unwrap();
+        install_plain(&d);
+        for c in COMMANDS {
+            let head = Family::of_command(c).head();
+            let want = if c == head { "iptables-wrapper" } else { head };
+            assert_eq!(
+                fs::read_link(d.join(c)).unwrap(),
+                PathBuf::from(want),
+                "{c}"
+            );
+            assert_eq!(leads(&d.join(c), wrapper), Leads::Wrapper, "{c}");
+        }
+        // After a switch, only the heads are linked back.
         to_modes(&d, [Mode::Legacy; 2], wrapper).unwrap();
         let again = install_plain(&d);
         assert_eq!(again.len(), 2, "{again:?}");
