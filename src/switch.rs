@@ -370,23 +370,35 @@ pub fn plan_install(root: &Root, dir: &Path, own: &Path, symlinks: bool) -> Resu
             (wrapper_name.clone(), true)
         };
         let now = fs::read_link(root.path(&path)).ok();
-        // A head that reaches the wrapper through another of the six names
-        // (`iptables -> iptables-save`, made by hand) is linked afresh: its
-        // other names are about to lead to it, which would close a loop.
-        let through_a_name = now
-            .as_deref()
-            .and_then(Path::file_name)
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| names::command(n).is_some());
-        let leads_to_wrapper = own_id.is_some()
-            && root.file_id(&path) == own_id
-            && !now.as_deref().is_some_and(alternatives::leads_into)
-            && !through_a_name;
-        if now.as_ref() != Some(&target) && !(to_wrapper && leads_to_wrapper) {
+        let done = now.as_ref() == Some(&target)
+            || (to_wrapper && already_leads_to_wrapper(root, &path, now.as_deref(), own_id));
+        if !done {
             steps.push(Step::Link { path, target });
         }
     }
     Ok(steps)
+}
+
+/// Whether the name at the in-image `path`, a link to `target` (as read;
+/// `None` if it is no link), already leads to the wrapper `own_id` by a way
+/// `install` may leave as it is: not through /etc/alternatives, and not
+/// through another of the six names (`iptables -> iptables-save`, made by
+/// hand), since those names are about to be linked to it, which would close
+/// a loop.
+fn already_leads_to_wrapper(
+    root: &Root,
+    path: &Path,
+    target: Option<&Path>,
+    own_id: Option<FileId>,
+) -> bool {
+    let through_a_name = target
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| names::command(n).is_some());
+    own_id.is_some()
+        && !target.is_some_and(alternatives::leads_into)
+        && !through_a_name
+        && root.file_id(path) == own_id
 }
 
 impl Step {
