@@ -1206,11 +1206,7 @@ impl SwitchCase {
             &format!(
                 "{}\nPOLICY='{policy}'\nINSTALL='{install}'\neval \"$INSTALL\"\nREPOINTED='{}'\n{body}",
                 self.hints(),
-                if self.each_name {
-                    NAMES.join(" ")
-                } else {
-                    "iptables ip6tables".to_string()
-                }
+                self.repointed_names().join(" ")
             ),
             &[
                 (common::deny(), "/usr/local/bin/deny"),
@@ -1233,12 +1229,17 @@ impl SwitchCase {
     }
 
     /// The names a switch repoints: every one, or each family's head.
-    fn repointed(&self) -> usize {
+    fn repointed_names(&self) -> Vec<&'static str> {
         if self.each_name {
-            6
+            NAMES.to_vec()
         } else {
-            2
+            vec!["iptables", "ip6tables"]
         }
+    }
+
+    /// How many names a switch repoints.
+    fn repointed(&self) -> usize {
+        self.repointed_names().len()
     }
 
     /// The mode the name `n` is switched to.
