@@ -78,9 +78,10 @@ impl Layout {
                         m.as_str()
                     ),
                     // Each family's head leads on; its other names to it.
-                    (Layout::Symlinks, _) if *n != family => format!("{n}->{family}"),
-                    (Layout::Symlinks, Target::Wrapper) => format!("{n}->iptables-wrapper"),
-                    (Layout::Symlinks, Target::Mode(m)) => format!("{n}->{}", m.multi()),
+                    (Layout::Symlinks, target) => match (plain_target(n), target) {
+                        ("iptables-wrapper", Target::Mode(m)) => format!("{n}->{}", m.multi()),
+                        (t, _) => format!("{n}->{t}"),
+                    },
                 }
             })
             .collect::<Vec<_>>()
