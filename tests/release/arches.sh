@@ -3,7 +3,11 @@
 # arch_info NAME sets, for a release name (the Go/Kubernetes GOARCH):
 #   deb     Debian architecture of its build root and packages
 #   triple  Rust target
-#   linker  cross gcc inside the build root
+#   linker  gcc inside the build root for the target's C (glibc) programs
+#   rust_linker  what links the Rust target inside the build root
+#   std     where the target's Rust standard library comes from: "package"
+#           (Debian's libstd-rust-dev) or "source" (rust-src, built by cargo
+#           -Zbuild-std; see std_cargo_args)
 #   qemu    qemu-user binary that runs it on this machine (empty: native)
 #   machine what readelf -h says under Machine:
 #   class   ELF32/ELF64, endian little/big
@@ -11,15 +15,21 @@ ALL_ARCHES="amd64 arm64 arm ppc64le s390x"
 
 arch_info() {
   case $1 in
-    amd64) deb=amd64 triple=x86_64-unknown-linux-gnu linker=x86_64-linux-gnu-gcc qemu='' \
+    # musl, not glibc: glibc's start-up on x86 asks the CPU about its
+    # features and caches with about 70 cpuid instructions, and under a
+    # hypervisor (most nodes) each one exits to it. Here that made glibc's
+    # start-up 0.27 ms of a first call (BENCHMARKS.md, "The C library's
+    # start-up"); musl's asks nothing. Debian ships no musl standard library
+    # for Rust, so it is built from rust-src.
+    amd64) deb=amd64 triple=x86_64-unknown-linux-musl linker=x86_64-linux-gnu-gcc rust_linker=musl-gcc std=source qemu='' \
       machine="Advanced Micro Devices X86-64" class=ELF64 endian=little ;;
-    arm64) deb=arm64 triple=aarch64-unknown-linux-gnu linker=aarch64-linux-gnu-gcc qemu=qemu-aarch64-static \
+    arm64) deb=arm64 triple=aarch64-unknown-linux-gnu linker=aarch64-linux-gnu-gcc rust_linker=aarch64-linux-gnu-gcc std=package qemu=qemu-aarch64-static \
       machine=AArch64 class=ELF64 endian=little ;;
-    arm) deb=armhf triple=armv7-unknown-linux-gnueabihf linker=arm-linux-gnueabihf-gcc qemu=qemu-arm-static \
+    arm) deb=armhf triple=armv7-unknown-linux-gnueabihf linker=arm-linux-gnueabihf-gcc rust_linker=arm-linux-gnueabihf-gcc std=package qemu=qemu-arm-static \
       machine=ARM class=ELF32 endian=little ;;
-    ppc64le) deb=ppc64el triple=powerpc64le-unknown-linux-gnu linker=powerpc64le-linux-gnu-gcc qemu=qemu-ppc64le-static \
+    ppc64le) deb=ppc64el triple=powerpc64le-unknown-linux-gnu linker=powerpc64le-linux-gnu-gcc rust_linker=powerpc64le-linux-gnu-gcc std=package qemu=qemu-ppc64le-static \
       machine=PowerPC64 class=ELF64 endian=little ;;
-    s390x) deb=s390x triple=s390x-unknown-linux-gnu linker=s390x-linux-gnu-gcc qemu=qemu-s390x-static \
+    s390x) deb=s390x triple=s390x-unknown-linux-gnu linker=s390x-linux-gnu-gcc rust_linker=s390x-linux-gnu-gcc std=package qemu=qemu-s390x-static \
       machine="IBM S/390" class=ELF64 endian=big ;;
     *)
       echo "iptables-wrapper: unknown release architecture '$1' (known: $ALL_ARCHES)" >&2
@@ -32,4 +42,39 @@ arch_info() {
 cargo_target_var() {
   local t=${1^^}
   echo "CARGO_TARGET_${t//-/_}"
+}
+
+# std_cargo_args PROFILE: the extra cargo arguments for $triple (set by
+# arch_info), one per line, for PROFILE "release" (panic=abort) or "test"
+# (the test harness, which unwinds). None when Debian packages its standard
+# library. With std=source, cargo builds the standard library from rust-src
+# (-Zbuild-std, which a stable cargo allows with RUSTC_BOOTSTRAP=1; the
+# caller exports that) and links with musl-gcc without rustc's
+# self-contained crt objects, which only rustup ships: musl's crt and libc.a
+# come from Debian's musl-dev, the unwinder from gcc's libgcc_eh.a (named
+# libunwind.a for the std's link line) with tests/release/dl_find_object.c
+# beside it. musl_link_dir (below) makes those two, inside the build root.
+std_cargo_args() {
+  [ "$std" = source ] || return 0
+  case $1 in
+    release) echo "-Zbuild-std=std,panic_abort" ;;
+    test) echo "-Zbuild-std" ;;
+  esac
+}
+
+# std_rustflags DIR: the RUSTFLAGS $triple adds for std=source, DIR being
+# the one musl_link_dir filled. None otherwise.
+std_rustflags() {
+  [ "$std" = source ] || return 0
+  echo "-C link-self-contained=no -L $1 -C link-arg=$1/dl_find_object.o"
+}
+
+# musl_link_dir DIR: puts libunwind.a (gcc's libgcc_eh.a) and
+# dl_find_object.o into DIR, inside $deb's build root. DIR must be under the
+# worktree (bound at the same path there).
+musl_link_dir() {
+  local dir=$1
+  mkdir -p "$dir"
+  # shellcheck disable=SC2016 # expanded by the shell inside the root
+  tests/release/inroot.sh "$deb" sh -c 'ln -sfn "$(gcc -print-file-name=libgcc_eh.a)" "$1/libunwind.a" && musl-gcc -O2 -fPIE -Wall -c -o "$1/dl_find_object.o" tests/release/dl_find_object.c' sh "$dir"
 }

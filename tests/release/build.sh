@@ -30,7 +30,10 @@ SOURCE_DATE_EPOCH=$(git log -1 --format=%ct HEAD)
 export SOURCE_DATE_EPOCH
 export IPTABLES_WRAPPER_COMMIT=$commit
 export CARGO_TARGET_DIR=$here/target/release-build
-export RUSTFLAGS="-C target-feature=+crt-static --remap-path-prefix=$here=/build/iptables-wrapper --remap-path-prefix=$cargo_home=/cargo"
+rustflags="-C target-feature=+crt-static --remap-path-prefix=$here=/build/iptables-wrapper --remap-path-prefix=$cargo_home=/cargo"
+# -Zbuild-std for a target whose standard library is built from source
+# (arches.sh, std_cargo_args): allowed on Debian's stable cargo by this.
+export RUSTC_BOOTSTRAP=1
 
 for a in $arches; do arch_info "$a" >/dev/null; done
 # Every target's linker is set for every build, whichever architectures
@@ -40,7 +43,7 @@ for a in $arches; do arch_info "$a" >/dev/null; done
 # used to rebuild arm64 and arm from scratch, about 20 s each.
 for a in $ALL_ARCHES; do
   arch_info "$a"
-  export "$(cargo_target_var "$triple")_LINKER=$linker"
+  export "$(cargo_target_var "$triple")_LINKER=$rust_linker"
 done
 rm -rf "$dist"
 mkdir -p "$dist"
@@ -74,8 +77,13 @@ for a in $arches; do
     continue
   fi
   export IPTABLES_WRAPPER_TARGET=$triple
-  tests/release/inroot.sh "$deb" cargo fetch --locked --quiet
-  tests/release/inroot.sh "$deb" cargo build --offline --release --locked --quiet --target "$triple"
+  mapfile -t std_args < <(std_cargo_args release)
+  link_dir=$CARGO_TARGET_DIR/link-$a
+  [ "$std" = package ] || musl_link_dir "$link_dir"
+  RUSTFLAGS="$rustflags $(std_rustflags "$link_dir")"
+  export RUSTFLAGS
+  tests/release/inroot.sh "$deb" cargo fetch --locked --quiet "${std_args[@]}" --target "$triple"
+  tests/release/inroot.sh "$deb" cargo build --offline --release --locked --quiet "${std_args[@]}" --target "$triple"
   out=$dist/iptables-wrapper-linux-$a
   cp "$CARGO_TARGET_DIR/$triple/release/iptables-wrapper" "$out"
   touch -d "@$SOURCE_DATE_EPOCH" "$out"

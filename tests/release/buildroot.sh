@@ -6,7 +6,8 @@
 # Each root is trixie (main only) for amd64 with rustc/cargo 1.85.1, gcc and,
 # for a foreign target, that architecture's Rust standard library
 # (libstd-rust-dev:<arch>), its cross gcc and libc6-dev-<arch>-cross for a
-# static glibc. Why trixie main: one suite serves the compiler and the
+# static glibc; amd64's also has rust-src and musl-tools, since amd64 is
+# built for musl (tests/release/arches.sh says why). Why trixie main: one suite serves the compiler and the
 # standard library for every target at one version (bookworm's rustc is 1.63,
 # its rustc-web lives in bookworm-security whose foreign indexes failed here),
 # and leaving out the update suites avoids their foreign-architecture index
@@ -15,21 +16,22 @@
 #
 # usage: buildroot.sh DEBIAN_ARCH   (amd64 arm64 armhf ppc64el s390x)
 # Prints the root's path on stdout; progress and errors go to stderr.
-# BUILD_ROOT_CACHE (default /var/cache/iptables-wrapper-build/v1) holds
+# BUILD_ROOT_CACHE (default /var/cache/iptables-wrapper-build/v2) holds
 # <suite>-<arch>/; the version in it changes with the package lists below.
 set -euo pipefail
 
 arch=${1:?usage: buildroot.sh DEBIAN_ARCH}
-cache=${BUILD_ROOT_CACHE:-/var/cache/iptables-wrapper-build/v1}
+cache=${BUILD_ROOT_CACHE:-/var/cache/iptables-wrapper-build/v2}
 suite=trixie
 mirror=${BUILD_ROOT_MIRROR:-http://deb.debian.org/debian}
 root=$cache/$suite-$arch
 
 # The amd64 root also serves `make build`/`make test` on a machine without a
-# recent Rust, so it carries rustfmt and clippy for `make lint`.
+# recent Rust, so it carries rustfmt and clippy for `make lint`; rust-src
+# and musl-tools build its musl release.
 common=rustc,cargo,gcc,libc6-dev,binutils,git,ca-certificates
 case $arch in
-  amd64) gnu=x86_64-linux-gnu extra=rustfmt,rust-clippy ;;
+  amd64) gnu=x86_64-linux-gnu extra=rustfmt,rust-clippy,rust-src,musl-tools,musl-dev ;;
   arm64) gnu=aarch64-linux-gnu ;;
   armhf) gnu=arm-linux-gnueabihf ;;
   ppc64el) gnu=powerpc64le-linux-gnu ;;

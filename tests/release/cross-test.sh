@@ -23,7 +23,9 @@ layout_c=${UAPI_LAYOUT_C:-tests/layout/uapi_layout.c}
 work=$here/target/cross-test
 export BUILD_CARGO_HOME=${BUILD_CARGO_HOME:-/var/cache/iptables-wrapper-build/cargo}
 export CARGO_TARGET_DIR=$here/target/cross
-export RUSTFLAGS="-C target-feature=+crt-static"
+rustflags="-C target-feature=+crt-static"
+# -Zbuild-std for a target whose standard library is built from source.
+export RUSTC_BOOTSTRAP=1
 
 if [ ! -f "$layout_c" ]; then
   if [ "${CROSS_TEST_LAYOUT:-}" != skip ]; then
@@ -53,7 +55,12 @@ for a in $arches; do
   fi
 
   var=$(cargo_target_var "$triple")
-  export "${var}_LINKER=$linker"
+  export "${var}_LINKER=$rust_linker"
+  mapfile -t std_args < <(std_cargo_args test)
+  link_dir=$CARGO_TARGET_DIR/link-$a
+  [ "$std" = package ] || musl_link_dir "$link_dir"
+  RUSTFLAGS="$rustflags $(std_rustflags "$link_dir")"
+  export RUSTFLAGS
   run=()
   if [ -n "$qemu" ]; then
     export "${var}_RUNNER=$qemu"
@@ -67,7 +74,7 @@ for a in $arches; do
     "${run[@]}" "$layout" >"$layout.txt"
     export IPTABLES_WRAPPER_UAPI_LAYOUT=$layout.txt
   fi
-  tests/release/inroot.sh "$deb" cargo fetch --locked --quiet
+  tests/release/inroot.sh "$deb" cargo fetch --locked --quiet "${std_args[@]}" --target "$triple"
   # A deadline, so that a hang cannot stall CI silently: once, a test
   # binary's forked child hung under qemu-user (its known trouble with a
   # fork in a multi-threaded program) and never recurred. A run that times
@@ -75,7 +82,7 @@ for a in $arches; do
   for try in 1 2; do
     rc=0
     out=$(timeout -k 10 "${CROSS_TEST_TIMEOUT:-600}" \
-      tests/release/inroot.sh "$deb" cargo test --offline --locked --lib --target "$triple" 2>&1) || rc=$?
+      tests/release/inroot.sh "$deb" cargo test --offline --locked --lib "${std_args[@]}" --target "$triple" 2>&1) || rc=$?
     [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || break
     echo "iptables-wrapper: cross-test: $a: the unit tests did not finish within ${CROSS_TEST_TIMEOUT:-600} s (try $try of 2)" >&2
   done

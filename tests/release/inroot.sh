@@ -51,7 +51,7 @@ if [ "${1:-}" = --inside ]; then
   while IFS= read -r name; do
     case $name in
       CARGO_HOME) ;;
-      CARGO_* | IPTABLES_WRAPPER_* | RUSTFLAGS | SOURCE_DATE_EPOCH) keep+=("$name=${!name}") ;;
+      CARGO_* | IPTABLES_WRAPPER_* | RUSTFLAGS | RUSTC_BOOTSTRAP | SOURCE_DATE_EPOCH) keep+=("$name=${!name}") ;;
     esac
   done < <(compgen -e)
   # shellcheck disable=SC2016 # expanded by the inner bash

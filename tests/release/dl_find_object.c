@@ -1,0 +1,70 @@
+/* _dl_find_object for the musl build of the amd64 release (tests/release/build.sh).
+ *
+ * Why this exists: the musl build takes its unwinder from Debian's gcc,
+ * libgcc_eh.a, and that gcc was built against glibc 2.41, so its
+ * _Unwind_Find_FDE asks glibc's _dl_find_object (glibc 2.35 and later) for
+ * the caller's unwind table. musl has no such function. The release binary
+ * aborts on panic and is stripped, so it unwinds only to print a backtrace,
+ * but the unit tests (`make cross-test`) catch panics by unwinding.
+ *
+ * This is glibc's interface (<dlfcn.h>, x86_64 layout: no dlfo_eh_dbase, no
+ * dlfo_eh_count) answered from dl_iterate_phdr, which musl has: a static
+ * executable is one object, and its unwind table is its PT_GNU_EH_FRAME
+ * segment, the address glibc puts in dlfo_eh_frame. Returns 0 when pc lies
+ * in a loaded segment, -1 otherwise, as glibc does. */
+#include <link.h>
+#include <stddef.h>
+
+struct dl_find_object {
+	unsigned long long dlfo_flags;
+	void *dlfo_map_start;
+	void *dlfo_map_end;
+	struct link_map *dlfo_link_map;
+	void *dlfo_eh_frame;
+	unsigned long long __dlfo_reserved[7];
+};
+
+struct lookup {
+	const char *pc;
+	struct dl_find_object *result;
+	int found;
+};
+
+static int look_in(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct lookup *l = data;
+	const char *start = NULL, *end = NULL;
+	void *eh_frame = NULL;
+	int inside = 0;
+	(void)size;
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		const char *at = (const char *)info->dlpi_addr + p->p_vaddr;
+		if (p->p_type == PT_LOAD) {
+			if (l->pc >= at && l->pc < at + p->p_memsz)
+				inside = 1;
+			if (start == NULL || at < start)
+				start = at;
+			if (at + p->p_memsz > end)
+				end = at + p->p_memsz;
+		} else if (p->p_type == PT_GNU_EH_FRAME) {
+			eh_frame = (void *)at;
+		}
+	}
+	if (!inside)
+		return 0;
+	l->result->dlfo_flags = 0;
+	l->result->dlfo_map_start = (void *)start;
+	l->result->dlfo_map_end = (void *)end;
+	l->result->dlfo_link_map = NULL;
+	l->result->dlfo_eh_frame = eh_frame;
+	l->found = 1;
+	return 1;
+}
+
+int _dl_find_object(void *pc, struct dl_find_object *result)
+{
+	struct lookup l = { pc, result, 0 };
+	dl_iterate_phdr(look_in, &l);
+	return l.found ? 0 : -1;
+}
