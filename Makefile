@@ -24,7 +24,7 @@ SUITES ?= bookworm trixie
 DEB_PACKAGES := iptables mmdebstrap busybox-static podman runc shellcheck dash gcc libc6-dev strace
 export ROOTFS_CACHE SUITES
 
-.PHONY: all build deps rootfs test unit-test integration-test lint image-test demo bench clean \
+.PHONY: all build deps rootfs test unit-test integration-test lint image-test demo bench bench-startup clean \
 	release-deps release cross-test reproducible-test
 
 all: build
@@ -104,6 +104,10 @@ clean:
 # Prints the first-call benchmark table (see BENCHMARKS.md).
 bench: deps build rootfs
 	bash tests/bench.sh
+
+# Prints the C library's start-up cost on this machine (x86_64; BENCHMARKS.md).
+bench-startup: deps build
+	bash tests/bench-startup.sh
 
 # ---- Releases and other architectures (issue 14; README "Releases") ----
 # Static binaries for each architecture, built inside cached Debian build

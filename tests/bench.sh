@@ -103,7 +103,22 @@ cp "$bin" "$work/iptables-wrapper"
 cc -O2 -static -o "$work/maxrss" "$here/tests/bench/maxrss.c" 2>/dev/null ||
     cc -O2 -o "$work/maxrss" "$here/tests/bench/maxrss.c"
 "$work/maxrss" "$work/floor" /bin/true true
-cc -O2 -static -o "$work/hop" "$here/tests/bench/hop.c" || die "cannot build tests/bench/hop.c statically (libc6-dev)"
+# The bare exec is linked as the wrapper is: on x86_64 against musl, by the
+# amd64 build root's musl-gcc (which `make build` made; the output lands
+# under the worktree, which the root sees), since a glibc start-up there
+# costs more than the whole exec (BENCHMARKS.md, "The C library's
+# start-up"); elsewhere against glibc, as the wrapper is there.
+if [ "$(uname -m)" = x86_64 ]; then
+    mkdir -p "$here/target/bench"
+    "$here/tests/release/inroot.sh" amd64 musl-gcc -O2 -static -o "$here/target/bench/hop" "$here/tests/bench/hop.c" ||
+        die "cannot build tests/bench/hop.c with musl-gcc in the amd64 build root"
+    cp "$here/target/bench/hop" "$work/hop"
+    # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+    hop_built="static, musl $("$here/tests/release/inroot.sh" amd64 dpkg-query -W -f='${Version}' musl-dev)"
+else
+    cc -O2 -static -o "$work/hop" "$here/tests/bench/hop.c" || die "cannot build tests/bench/hop.c statically (libc6-dev)"
+    hop_built="static, glibc $(dpkg-query -W -f='${Version}' libc6-dev 2>/dev/null || echo '?')"
+fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: load average $load_before on $(nproc) cores; launcher floor $(cat "$work/floor") KiB" >&2
 
@@ -151,7 +166,7 @@ report_out=()
     --bin "$work/iptables-wrapper" --multi-dir "$multi_dir" --command "$cmd" \
     --load-before "$load_before" --load-after "$load_after" \
     --floor "$(cat "$work/floor")" --fsops "$fsops" \
-    --version "$("$work/iptables-wrapper" --version)" "${report_out[@]}"
+    --version "$("$work/iptables-wrapper" --version)" --hop-built "$hop_built" "${report_out[@]}"
 if [ "$out" != "-" ]; then
     echo "bench: wrote $out" >&2
 fi

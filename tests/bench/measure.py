@@ -1273,7 +1273,7 @@ def report(a):
         targets_table(rows, size),
         "",
         "With a hint, against the floor of any wrapper: a bare exec (`tests/bench/hop.c`, "
-        "a static C program that only execs the multi binary, kept beside the wrapper "
+        f"a C program ({a.hop_built}) that only execs the multi binary, kept beside the wrapper "
         "and reached through a link as the wrapper is) measured in the same "
         "repetitions; medians of the per-repetition differences:",
         "",
@@ -1388,6 +1388,7 @@ def main():
     r.add_argument("--load-after", default="?")
     r.add_argument("--version", default="?")
     r.add_argument("--floor", default="?", help="maxrss of /bin/true, KiB")
+    r.add_argument("--hop-built", default="static", help="how hop.c was linked")
     r.add_argument("--fsops", help="results of measure.py fsops (JSON lines)")
     a = p.parse_args()
     if a.cmd == "gen":
