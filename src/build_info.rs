@@ -8,7 +8,7 @@
 //! `option_env!` (cargo rebuilds when they change). A plain `cargo build`
 //! says `commit unknown` and composes the target from the compiler's cfgs.
 
-/// `iptables-wrapper 0.1.0 (aarch64-unknown-linux-gnu, commit 286b7f0)`.
+/// `iptables-wrapper 0.1.0 (aarch64-unknown-linux-musl, commit 286b7f0)`.
 pub fn version_line() -> String {
     render(
         env!("CARGO_PKG_VERSION"),
@@ -58,8 +58,8 @@ mod tests {
     #[test]
     fn names_version_target_and_commit() {
         assert_eq!(
-            render("0.1.0", Some("aarch64-unknown-linux-gnu"), Some("286b7f0")),
-            "iptables-wrapper 0.1.0 (aarch64-unknown-linux-gnu, commit 286b7f0)"
+            render("0.1.0", Some("aarch64-unknown-linux-musl"), Some("286b7f0")),
+            "iptables-wrapper 0.1.0 (aarch64-unknown-linux-musl, commit 286b7f0)"
         );
     }
 

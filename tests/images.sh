@@ -671,7 +671,7 @@ runs_emulated() {
     out=$(timeout 120 "${podman[@]}" run --rm "${run_opts[@]}" "$image" /usr/sbin/iptables-wrapper --version)
     echo "iptables-wrapper --version: $out"
     # A release names its target: `iptables-wrapper 0.1.0
-    # (aarch64-unknown-linux-gnu, commit ...)`.
+    # (aarch64-unknown-linux-musl, commit ...)`.
     case $out in
     "iptables-wrapper "*" (aarch64-"*) ;;
     "iptables-wrapper "*" ("*) echo "--version names another target than aarch64"; return 1 ;;

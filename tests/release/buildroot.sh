@@ -6,8 +6,9 @@
 # Each root is trixie (main only) for amd64 with rustc/cargo 1.85.1, gcc and,
 # for a foreign target, that architecture's Rust standard library
 # (libstd-rust-dev:<arch>), its cross gcc and libc6-dev-<arch>-cross for a
-# static glibc; amd64's also has rust-src and musl-tools, since amd64 is
-# built for musl (tests/release/arches.sh says why). Why trixie main: one suite serves the compiler and the
+# static glibc; amd64's and arm64's also have rust-src and that
+# architecture's musl-dev, since they are built for musl
+# (tests/release/arches.sh says why). Why trixie main: one suite serves the compiler and the
 # standard library for every target at one version (bookworm's rustc is 1.63,
 # its rustc-web lives in bookworm-security whose foreign indexes failed here),
 # and leaving out the update suites avoids their foreign-architecture index
@@ -27,12 +28,12 @@ mirror=${BUILD_ROOT_MIRROR:-http://deb.debian.org/debian}
 root=$cache/$suite-$arch
 
 # The amd64 root also serves `make build`/`make test` on a machine without a
-# recent Rust, so it carries rustfmt and clippy for `make lint`; rust-src
-# and musl-tools build its musl release.
+# recent Rust, so it carries rustfmt and clippy for `make lint`.
 common=rustc,cargo,gcc,libc6-dev,binutils,git,ca-certificates
+extra=
 case $arch in
-  amd64) gnu=x86_64-linux-gnu extra=rustfmt,rust-clippy,rust-src,musl-tools,musl-dev ;;
-  arm64) gnu=aarch64-linux-gnu ;;
+  amd64) gnu=x86_64-linux-gnu extra=rustfmt,rust-clippy,rust-src,musl-dev ;;
+  arm64) gnu=aarch64-linux-gnu extra=rust-src,musl-dev:arm64 ;;
   armhf) gnu=arm-linux-gnueabihf ;;
   ppc64el) gnu=powerpc64le-linux-gnu ;;
   s390x) gnu=s390x-linux-gnu ;;
@@ -41,7 +42,7 @@ esac
 if [ "$arch" = amd64 ]; then
   packages=$common,$extra architectures=amd64
 else
-  packages=$common,libstd-rust-dev:$arch,gcc-$gnu,libc6-dev-$arch-cross
+  packages=$common,libstd-rust-dev:$arch,gcc-$gnu,libc6-dev-$arch-cross${extra:+,$extra}
   architectures=amd64,$arch
 fi
 

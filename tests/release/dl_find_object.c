@@ -1,4 +1,5 @@
-/* _dl_find_object for the musl build of the amd64 release (tests/release/build.sh).
+/* _dl_find_object for the musl builds of the amd64 and arm64 releases
+ * (tests/release/build.sh).
  *
  * Why this exists: the musl build takes its unwinder from Debian's gcc,
  * libgcc_eh.a, and that gcc was built against glibc 2.41, so its
@@ -7,13 +8,19 @@
  * aborts on panic and is stripped, so it unwinds only to print a backtrace,
  * but the unit tests (`make cross-test`) catch panics by unwinding.
  *
- * This is glibc's interface (<dlfcn.h>, x86_64 layout: no dlfo_eh_dbase, no
- * dlfo_eh_count) answered from dl_iterate_phdr, which musl has: a static
+ * This is glibc's interface (<dlfcn.h>; the x86_64 and aarch64 layout: no
+ * dlfo_eh_dbase, no dlfo_eh_count) answered from dl_iterate_phdr, which musl has: a static
  * executable is one object, and its unwind table is its PT_GNU_EH_FRAME
  * segment, the address glibc puts in dlfo_eh_frame. Returns 0 when pc lies
  * in a loaded segment, -1 otherwise, as glibc does. */
 #include <link.h>
 #include <stddef.h>
+
+#if !defined(__x86_64__) && !defined(__aarch64__)
+/* i386 adds dlfo_eh_dbase, 32-bit arm dlfo_eh_count and its own unwind
+ * tables (PT_ARM_EXIDX). */
+#error "dl_find_object.c knows glibc's struct only for x86_64 and aarch64"
+#endif
 
 struct dl_find_object {
 	unsigned long long dlfo_flags;
