@@ -445,6 +445,36 @@ verify_installed() { # NAME
 dl_junk() { # COMMAND
     echo "$1 -t filter -N BAD-1; $1 -t filter -A BAD-1 -j ACCEPT; $1 -t filter -N BAD-2; $1 -t filter -A BAD-2 -j DROP"
 }
+# dl_holder NAME SETUP: starts the container that owns the network
+# namespace, the stand-in for the host's, and runs the shell commands SETUP
+# in it.
+dl_holder() {
+    track container "$1"
+    "${podman[@]}" run -d --name "$1" "${run_opts[@]}" "$(base_image "$layout_suite")" sleep infinity >/dev/null
+    "${podman[@]}" exec "$1" /bin/sh -ec "$2"
+}
+# dl_start CONTAINER OUT ERR [LINE...]: starts the created CONTAINER
+# attached, with the LINEs on its stdin when given, its stdout in OUT and
+# its stderr in ERR; shows both and sets dl_status to its exit status.
+dl_start() {
+    local c=$1 out=$2 err=$3
+    shift 3
+    if [ "$#" -gt 0 ]; then
+        printf '%s\n' "$@" | timeout 120 "${podman[@]}" start -a -i "$c" >"$out" 2>"$err" || true
+    else
+        timeout 120 "${podman[@]}" start -a "$c" >"$out" 2>"$err" || true
+    fi
+    dl_status=$(podman inspect -f '{{.State.ExitCode}}' "$c")
+    cat "$out"
+    echo "stderr:"
+    cat "$err"
+}
+# dl_remove CONTAINER IMAGE HOLDER: what a scenario made.
+dl_remove() {
+    podman rm -f -t 0 "$1" >/dev/null
+    podman rmi "$2" >/dev/null
+    podman rm -f -t 0 "$3" >/dev/null
+}
 distroless_scenario() { # MODE FIRST
     local mode=$1 first=$2 m4 m6 fam fm setup
     fam=iptables
@@ -470,12 +500,9 @@ distroless_scenario() { # MODE FIRST
     [ "$fm" = nft ] && wrong=legacy
     local holder=ipw-test-$run_id-holder-$mode-$first dl=ipw-test-$run_id-distroless-$mode-$first
     local after=localhost/ipw-test-distroless-after-$mode-$first:$run_id
-    track container "$holder"
     track container "$dl"
     track image "$after"
-    # The holder owns the network namespace, the stand-in for the host's.
-    "${podman[@]}" run -d --name "$holder" "${run_opts[@]}" "$(base_image "$layout_suite")" sleep infinity >/dev/null
-    "${podman[@]}" exec "$holder" /bin/sh -ec "$setup"
+    dl_holder "$holder" "$setup"
     echo "set up: $setup"
 
     local cmd=("$first") interactive=()
@@ -489,17 +516,11 @@ distroless_scenario() { # MODE FIRST
 
     local out=$work/logs/distroless-$mode-$first.out err=$work/logs/distroless-$mode-$first.err
     if [ "$first" = iptables-restore ]; then
-        printf '%s\n' '*filter' ':WRAPPER-TEST - [0:0]' '-A WRAPPER-TEST -j RETURN' 'COMMIT' |
-            timeout 120 "${podman[@]}" start -a -i "$dl" >"$out" 2>"$err" || true
+        dl_start "$dl" "$out" "$err" '*filter' ':WRAPPER-TEST - [0:0]' '-A WRAPPER-TEST -j RETURN' 'COMMIT'
     else
-        timeout 120 "${podman[@]}" start -a "$dl" >"$out" 2>"$err" || true
+        dl_start "$dl" "$out" "$err"
     fi
-    local status
-    status=$(podman inspect -f '{{.State.ExitCode}}' "$dl")
-    cat "$out"
-    echo "stderr:"
-    cat "$err"
-    [ "$status" = 0 ] || { echo "the first call, ${cmd[*]}, exited $status"; return 1; }
+    [ "$dl_status" = 0 ] || { echo "the first call, ${cmd[*]}, exited $dl_status"; return 1; }
     case $first in
     iptables)
         if grep -q BAD-1 "$out"; then echo "iptables -L listed the $wrong ruleset"; return 1; fi
@@ -544,9 +565,7 @@ distroless_scenario() { # MODE FIRST
         dl_verify "$after" "switched: IPv4 $m4, IPv6 $m6" '"consistent":true' '"state":"switched"' '"mode":"split"' '"status":"current"' \
             "\"ipv4\":\"$m4\"" "\"ipv6\":\"$m6\""
     fi
-    podman rm -f -t 0 "$dl" >/dev/null
-    podman rmi "$after" >/dev/null
-    podman rm -f -t 0 "$holder" >/dev/null
+    dl_remove "$dl" "$after" "$holder"
 }
 distroless_has_no_shell() { # NAME
     local image=localhost/ipw-test-$1:$run_id probe=ipw-test-$run_id-$1-files rc=0
@@ -576,25 +595,18 @@ distroless_switch() { # MODE
     local mode=$1
     local holder=ipw-test-$run_id-holder-switch-$mode dl=ipw-test-$run_id-distroless-switch-$mode
     local after=localhost/ipw-test-distroless-switch-after-$mode:$run_id
-    local out=$work/logs/distroless-switch-$mode.out err=$work/logs/distroless-switch-$mode.err status
-    track container "$holder"
+    local out=$work/logs/distroless-switch-$mode.out err=$work/logs/distroless-switch-$mode.err
     track container "$dl"
     track image "$after"
-    "${podman[@]}" run -d --name "$holder" "${run_opts[@]}" "$(base_image "$layout_suite")" sleep infinity >/dev/null
     local wrong=nft
     [ "$mode" = nft ] && wrong=legacy
-    "${podman[@]}" exec "$holder" /bin/sh -ec "iptables-$mode -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk "iptables-$wrong")"
+    dl_holder "$holder" "iptables-$mode -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk "iptables-$wrong")"
     "${podman[@]}" create --name "$dl" --privileged --network "container:$holder" "${limits[@]}" -i \
         --entrypoint '["/usr/sbin/iptables-wrapper", "switch", "--"]' \
         "localhost/ipw-test-distroless:$run_id" iptables-restore --noflush >/dev/null
     dl_links "$dl" iptables-wrapper iptables-wrapper
-    printf '%s\n' '*filter' ':SWITCH-TEST - [0:0]' '-A SWITCH-TEST -j RETURN' 'COMMIT' |
-        timeout 120 "${podman[@]}" start -a -i "$dl" >"$out" 2>"$err" || true
-    status=$(podman inspect -f '{{.State.ExitCode}}' "$dl")
-    cat "$out"
-    echo "stderr:"
-    cat "$err"
-    [ "$status" = 0 ] || { echo "switch -- iptables-restore exited $status"; return 1; }
+    dl_start "$dl" "$out" "$err" '*filter' ':SWITCH-TEST - [0:0]' '-A SWITCH-TEST -j RETURN' 'COMMIT'
+    [ "$dl_status" = 0 ] || { echo "switch -- iptables-restore exited $dl_status"; return 1; }
     grep -q "^iptables-wrapper: $mode (" "$err" || { echo "switch did not print its decision ($mode) on stderr"; return 1; }
     [ ! -s "$out" ] || { echo "switch printed on stdout, which belongs to the command"; return 1; }
     "${podman[@]}" exec "$holder" "iptables-$mode-save" -t filter | grep -q -- '-A SWITCH-TEST -j RETURN' ||
@@ -605,9 +617,7 @@ distroless_switch() { # MODE
     # COMMAND, after switch's "already switched" note on stderr.
     dl_verify "$after" "switched: $mode" '"consistent":true' '"state":"switched"' "\"mode\":\"$mode\"" \
         '"status":"current"' '"trigger":"switch"'
-    podman rm -f -t 0 "$dl" >/dev/null
-    podman rmi "$after" >/dev/null
-    podman rm -f -t 0 "$holder" >/dev/null
+    dl_remove "$dl" "$after" "$holder"
 }
 distroless_scenarios() {
     local mode first label
