@@ -121,7 +121,7 @@ CROSS_ARCHES ?= amd64 arm64 arm
 # The architectures the reproducibility test builds twice: amd64 (musl, its
 # standard library built from source) and arm64 (a cross build).
 REPRO_ARCHES ?= amd64 arm64
-BUILD_ROOT_CACHE ?= /var/cache/iptables-wrapper-build/v2
+BUILD_ROOT_CACHE ?= /var/cache/iptables-wrapper-build/v3
 RELEASE_DEB_PACKAGES := mmdebstrap arch-test qemu-user-static git ca-certificates
 export RELEASE_ARCHES CROSS_ARCHES REPRO_ARCHES BUILD_ROOT_CACHE
 

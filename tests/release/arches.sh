@@ -7,7 +7,7 @@
 #   rust_linker  what links the Rust target inside the build root
 #   std     where the target's Rust standard library comes from: "package"
 #           (Debian's libstd-rust-dev) or "source" (rust-src, built by cargo
-#           -Zbuild-std; see std_cargo_args)
+#           -Zbuild-std; see prepare_std)
 #   qemu    qemu-user binary that runs it on this machine (empty: native)
 #   machine what readelf -h says under Machine:
 #   class   ELF32/ELF64, endian little/big
@@ -48,39 +48,50 @@ cargo_target_var() {
   echo "CARGO_TARGET_${t//-/_}"
 }
 
-# std_cargo_args PROFILE: the extra cargo arguments for $triple (set by
-# arch_info), one per line, for PROFILE "release" (panic=abort) or "test"
-# (the test harness, which unwinds). None when Debian packages its standard
-# library. With std=source (the musl targets), cargo builds the standard
-# library from rust-src (-Zbuild-std, which a stable cargo allows with
-# RUSTC_BOOTSTRAP=1; the caller exports that) and links with musl-dev's
-# x86_64-linux-musl-gcc or aarch64-linux-musl-gcc, without rustc's self-contained crt objects, which
-# only rustup ships: musl's crt and libc.a come from Debian's musl-dev, the
-# unwinder from the gcc's libgcc_eh.a (named libunwind.a for the std's link
-# line) with tests/release/dl_find_object.c beside it. musl_link_dir
-# (below) makes those two, inside the build root.
-std_cargo_args() {
-  [ "$std" = source ] || return 0
-  case $1 in
-    release) echo "-Zbuild-std=std,panic_abort" ;;
-    test) echo "-Zbuild-std" ;;
+# prepare_std PROFILE DIR: what building $triple (set by arch_info) needs,
+# for PROFILE "release" (panic=abort) or "test" (the test harness, which
+# unwinds). Sets std_args, the extra cargo arguments, and std_flags, the
+# extra RUSTFLAGS (both empty when Debian packages the target's standard
+# library), and exports RUSTC_BOOTSTRAP=1 or unsets it.
+#
+# With std=source (the musl targets), cargo builds the standard library from
+# rust-src (-Zbuild-std, which a stable cargo allows with RUSTC_BOOTSTRAP=1)
+# and links with x86_64-linux-musl-gcc or aarch64-linux-musl-gcc from
+# musl-dev, without rustc's self-contained crt objects, which only rustup
+# ships: musl's crt and libc.a come from Debian's musl-dev, the unwinder
+# from the gcc's libgcc_eh.a (named libunwind.a for the std's link line)
+# with tests/release/dl_find_object.c beside it, both put in DIR-<hash>
+# inside the build root. The hash covers the shim's source and the root's
+# toolchain, so that RUSTFLAGS change with them and cargo relinks: it does
+# not track files named in link arguments.
+#
+# RUSTC_BOOTSTRAP is for those targets only. Build scripts see it too, and
+# anyhow's then turns on an unstable std API wherever its probe compiles:
+# for a glibc target, whose standard library is installed, not for a musl
+# one, whose standard library is only built later by -Zbuild-std.
+prepare_std() {
+  local profile=$1 base=$2 root hash dir
+  std_args=()
+  std_flags=
+  if [ "$std" != source ]; then
+    unset RUSTC_BOOTSTRAP
+    return 0
+  fi
+  export RUSTC_BOOTSTRAP=1
+  case $profile in
+    release) std_args=("-Zbuild-std=std,panic_abort") ;;
+    test) std_args=(-Zbuild-std) ;;
   esac
-}
-
-# std_rustflags DIR: the RUSTFLAGS $triple adds for std=source, DIR being
-# the one musl_link_dir filled. None otherwise.
-std_rustflags() {
-  [ "$std" = source ] || return 0
-  echo "-C link-self-contained=no -L $1 -C link-arg=$1/dl_find_object.o"
-}
-
-# musl_link_dir DIR: puts libunwind.a (gcc's libgcc_eh.a) and
-# dl_find_object.o into DIR, inside $deb's build root. DIR must be under the
-# worktree (bound at the same path there).
-musl_link_dir() {
-  local dir=$1
+  root=$(tests/release/buildroot.sh "$deb")
+  hash=$(cat tests/release/dl_find_object.c "$root/.toolchain" | sha256sum | cut -c1-12)
+  dir=$base-$hash
   mkdir -p "$dir"
   # shellcheck disable=SC2016 # expanded by the shell inside the root
-  tests/release/inroot.sh "$deb" sh -c 'ln -sfn "$("$2" -print-file-name=libgcc_eh.a)" "$1/libunwind.a" && "$3" -O2 -fPIE -Wall -c -o "$1/dl_find_object.o" tests/release/dl_find_object.c' \
+  tests/release/inroot.sh "$deb" sh -ec '
+    eh=$("$2" -print-file-name=libgcc_eh.a)
+    [ -f "$eh" ] || { echo "iptables-wrapper: $2 has no libgcc_eh.a (it answered $eh)" >&2; exit 1; }
+    ln -sfn "$eh" "$1/libunwind.a"
+    "$3" -O2 -fPIE -Wall -c -o "$1/dl_find_object.o" tests/release/dl_find_object.c' \
     sh "$dir" "$linker" "$rust_linker"
+  std_flags="-C link-self-contained=no -L $dir -C link-arg=$dir/dl_find_object.o"
 }

@@ -31,16 +31,13 @@ export SOURCE_DATE_EPOCH
 export IPTABLES_WRAPPER_COMMIT=$commit
 export CARGO_TARGET_DIR=$here/target/release-build
 rustflags="-C target-feature=+crt-static --remap-path-prefix=$here=/build/iptables-wrapper --remap-path-prefix=$cargo_home=/cargo"
-# -Zbuild-std for a target whose standard library is built from source
-# (arches.sh, std_cargo_args): allowed on Debian's stable cargo by this.
-export RUSTC_BOOTSTRAP=1
 
 for a in $arches; do arch_info "$a" >/dev/null; done
 # Every target's linker is set for every build, whichever architectures
-# are asked for. The host's (x86_64) also links the dependencies' build
-# scripts, so a build made with it set is not reused by one made without
-# it: `make test`'s second and third releases (image-release, vm-binary)
-# used to rebuild arm64 and arm from scratch, about 20 s each.
+# are asked for, so that a build's environment does not depend on the list.
+# (When amd64 was x86_64-unknown-linux-gnu, its linker also linked the
+# dependencies' build scripts, and `make test`'s later releases, without
+# amd64 in their list, rebuilt arm64 and arm from scratch.)
 for a in $ALL_ARCHES; do
   arch_info "$a"
   export "$(cargo_target_var "$triple")_LINKER=$rust_linker"
@@ -77,10 +74,8 @@ for a in $arches; do
     continue
   fi
   export IPTABLES_WRAPPER_TARGET=$triple
-  mapfile -t std_args < <(std_cargo_args release)
-  link_dir=$CARGO_TARGET_DIR/link-$a
-  [ "$std" = package ] || musl_link_dir "$link_dir"
-  RUSTFLAGS="$rustflags $(std_rustflags "$link_dir")"
+  prepare_std release "$CARGO_TARGET_DIR/link-$a"
+  RUSTFLAGS="$rustflags $std_flags"
   export RUSTFLAGS
   tests/release/inroot.sh "$deb" cargo fetch --locked --quiet "${std_args[@]}" --target "$triple"
   tests/release/inroot.sh "$deb" cargo build --offline --release --locked --quiet "${std_args[@]}" --target "$triple"

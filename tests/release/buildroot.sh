@@ -4,12 +4,12 @@
 # One root per target architecture, so that an architecture the archive
 # cannot serve fails alone and names itself, and the others still build.
 # Each root is trixie (main only) for amd64 with rustc/cargo 1.85.1, gcc and,
-# for a foreign target, that architecture's Rust standard library
-# (libstd-rust-dev:<arch>), its cross gcc and libc6-dev-<arch>-cross for a
-# static glibc; amd64's and arm64's also have rust-src and that
-# architecture's musl-dev, since they are built for musl
-# (tests/release/arches.sh says why). Why trixie main: one suite serves the compiler and the
-# standard library for every target at one version (bookworm's rustc is 1.63,
+# for a foreign target, its cross gcc and libc6-dev-<arch>-cross (a static
+# glibc) and, for a glibc target, that architecture's Rust standard library
+# (libstd-rust-dev:<arch>). amd64 and arm64 are built for musl
+# (tests/release/arches.sh says why): their roots have rust-src and that
+# architecture's musl-dev instead. Why trixie main: one suite serves the
+# compiler and the standard library for every target at one version (bookworm's rustc is 1.63,
 # its rustc-web lives in bookworm-security whose foreign indexes failed here),
 # and leaving out the update suites avoids their foreign-architecture index
 # errors. The foreign architecture exists only inside the root: mmdebstrap
@@ -17,12 +17,12 @@
 #
 # usage: buildroot.sh DEBIAN_ARCH   (amd64 arm64 armhf ppc64el s390x)
 # Prints the root's path on stdout; progress and errors go to stderr.
-# BUILD_ROOT_CACHE (default /var/cache/iptables-wrapper-build/v2) holds
+# BUILD_ROOT_CACHE (default /var/cache/iptables-wrapper-build/v3) holds
 # <suite>-<arch>/; the version in it changes with the package lists below.
 set -euo pipefail
 
 arch=${1:?usage: buildroot.sh DEBIAN_ARCH}
-cache=${BUILD_ROOT_CACHE:-/var/cache/iptables-wrapper-build/v2}
+cache=${BUILD_ROOT_CACHE:-/var/cache/iptables-wrapper-build/v3}
 suite=trixie
 mirror=${BUILD_ROOT_MIRROR:-http://deb.debian.org/debian}
 root=$cache/$suite-$arch
@@ -31,9 +31,11 @@ root=$cache/$suite-$arch
 # recent Rust, so it carries rustfmt and clippy for `make lint`.
 common=rustc,cargo,gcc,libc6-dev,binutils,git,ca-certificates
 extra=
+# The foreign target's Rust standard library, where Debian's is used.
+std=libstd-rust-dev:$arch
 case $arch in
   amd64) gnu=x86_64-linux-gnu extra=rustfmt,rust-clippy,rust-src,musl-dev ;;
-  arm64) gnu=aarch64-linux-gnu extra=rust-src,musl-dev:arm64 ;;
+  arm64) gnu=aarch64-linux-gnu extra=rust-src,musl-dev:arm64 std= ;;
   armhf) gnu=arm-linux-gnueabihf ;;
   ppc64el) gnu=powerpc64le-linux-gnu ;;
   s390x) gnu=s390x-linux-gnu ;;
@@ -42,7 +44,7 @@ esac
 if [ "$arch" = amd64 ]; then
   packages=$common,$extra architectures=amd64
 else
-  packages=$common,libstd-rust-dev:$arch,gcc-$gnu,libc6-dev-$arch-cross${extra:+,$extra}
+  packages=$common,${std:+$std,}gcc-$gnu,libc6-dev-$arch-cross${extra:+,$extra}
   architectures=amd64,$arch
 fi
 

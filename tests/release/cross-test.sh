@@ -24,8 +24,6 @@ work=$here/target/cross-test
 export BUILD_CARGO_HOME=${BUILD_CARGO_HOME:-/var/cache/iptables-wrapper-build/cargo}
 export CARGO_TARGET_DIR=$here/target/cross
 rustflags="-C target-feature=+crt-static"
-# -Zbuild-std for a target whose standard library is built from source.
-export RUSTC_BOOTSTRAP=1
 
 if [ ! -f "$layout_c" ]; then
   if [ "${CROSS_TEST_LAYOUT:-}" != skip ]; then
@@ -56,10 +54,8 @@ for a in $arches; do
 
   var=$(cargo_target_var "$triple")
   export "${var}_LINKER=$rust_linker"
-  mapfile -t std_args < <(std_cargo_args test)
-  link_dir=$CARGO_TARGET_DIR/link-$a
-  [ "$std" = package ] || musl_link_dir "$link_dir"
-  RUSTFLAGS="$rustflags $(std_rustflags "$link_dir")"
+  prepare_std test "$CARGO_TARGET_DIR/link-$a"
+  RUSTFLAGS="$rustflags $std_flags"
   export RUSTFLAGS
   run=()
   if [ -n "$qemu" ]; then

@@ -15,6 +15,7 @@
  * in a loaded segment, -1 otherwise, as glibc does. */
 #include <link.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if !defined(__x86_64__) && !defined(__aarch64__)
 /* i386 adds dlfo_eh_dbase, 32-bit arm dlfo_eh_count and its own unwind
@@ -30,32 +31,34 @@ struct dl_find_object {
 	void *dlfo_eh_frame;
 	unsigned long long __dlfo_reserved[7];
 };
+_Static_assert(sizeof(struct dl_find_object) == 96, "glibc's struct dl_find_object is 96 bytes here");
 
 struct lookup {
-	const char *pc;
+	uintptr_t pc;
 	struct dl_find_object *result;
 	int found;
 };
 
+/* Addresses are compared as integers: a non-PIE executable has
+ * dlpi_addr 0, and pointer arithmetic from a null pointer is undefined. */
 static int look_in(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct lookup *l = data;
-	const char *start = NULL, *end = NULL;
-	void *eh_frame = NULL;
+	uintptr_t start = UINTPTR_MAX, end = 0, eh_frame = 0;
 	int inside = 0;
 	(void)size;
 	for (size_t i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-		const char *at = (const char *)info->dlpi_addr + p->p_vaddr;
+		uintptr_t at = (uintptr_t)info->dlpi_addr + (uintptr_t)p->p_vaddr;
 		if (p->p_type == PT_LOAD) {
-			if (l->pc >= at && l->pc < at + p->p_memsz)
+			if (l->pc >= at && l->pc - at < p->p_memsz)
 				inside = 1;
-			if (start == NULL || at < start)
+			if (at < start)
 				start = at;
 			if (at + p->p_memsz > end)
 				end = at + p->p_memsz;
 		} else if (p->p_type == PT_GNU_EH_FRAME) {
-			eh_frame = (void *)at;
+			eh_frame = at;
 		}
 	}
 	if (!inside)
@@ -64,14 +67,14 @@ static int look_in(struct dl_phdr_info *info, size_t size, void *data)
 	l->result->dlfo_map_start = (void *)start;
 	l->result->dlfo_map_end = (void *)end;
 	l->result->dlfo_link_map = NULL;
-	l->result->dlfo_eh_frame = eh_frame;
+	l->result->dlfo_eh_frame = (void *)eh_frame;
 	l->found = 1;
 	return 1;
 }
 
 int _dl_find_object(void *pc, struct dl_find_object *result)
 {
-	struct lookup l = { pc, result, 0 };
+	struct lookup l = { (uintptr_t)pc, result, 0 };
 	dl_iterate_phdr(look_in, &l);
 	return l.found ? 0 : -1;
 }

@@ -10,7 +10,8 @@
 #   tests/release/inroot.sh DEBIAN_ARCH COMMAND [ARGS...]
 #
 # The environment is cleared except PATH/HOME/TERM, RUSTFLAGS,
-# SOURCE_DATE_EPOCH and variables named CARGO_* or IPTABLES_WRAPPER_*.
+# RUSTC_BOOTSTRAP, SOURCE_DATE_EPOCH and variables named CARGO_* or
+# IPTABLES_WRAPPER_*.
 # CARGO_HOME is $BUILD_CARGO_HOME (default /var/cache/iptables-wrapper-build/
 # cargo): the crates registry the build roots share, filled by `cargo fetch`.
 # QEMU_USER names host qemu-user binaries (e.g. "qemu-aarch64-static") to

@@ -1,13 +1,13 @@
 #!/bin/bash
 # Reproducibility: two release builds of the committed tree, from clones at
 # different paths (so that a path left in a binary shows), must give the
-# same bytes for each architecture in $REPRO_ARCHES (default arm64). Each
+# same bytes for each architecture in $REPRO_ARCHES (default amd64 arm64). Each
 # clone builds from scratch in its own target directory; the toolchain is the
 # same cached build root.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
-arches=${REPRO_ARCHES:-arm64}
+arches=${REPRO_ARCHES:-amd64 arm64}
 work=$(mktemp -d /var/tmp/iptables-wrapper-repro.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 commit=$(git -C "$here" rev-parse HEAD)
