@@ -500,9 +500,11 @@ distroless_scenario() { # MODE FIRST
     [ "$fm" = nft ] && wrong=legacy
     local holder=ipw-test-$run_id-holder-$mode-$first dl=ipw-test-$run_id-distroless-$mode-$first
     local after=localhost/ipw-test-distroless-after-$mode-$first:$run_id
+    # The holder first: cleanup removes in reverse order, and podman
+    # refuses to remove a container whose network another one shares.
+    dl_holder "$holder" "$setup"
     track container "$dl"
     track image "$after"
-    dl_holder "$holder" "$setup"
     echo "set up: $setup"
 
     local cmd=("$first") interactive=()
@@ -596,11 +598,11 @@ distroless_switch() { # MODE
     local holder=ipw-test-$run_id-holder-switch-$mode dl=ipw-test-$run_id-distroless-switch-$mode
     local after=localhost/ipw-test-distroless-switch-after-$mode:$run_id
     local out=$work/logs/distroless-switch-$mode.out err=$work/logs/distroless-switch-$mode.err
-    track container "$dl"
-    track image "$after"
     local wrong=nft
     [ "$mode" = nft ] && wrong=legacy
     dl_holder "$holder" "iptables-$mode -t mangle -N KUBE-IPTABLES-HINT; $(dl_junk "iptables-$wrong")"
+    track container "$dl"
+    track image "$after"
     "${podman[@]}" create --name "$dl" --privileged --network "container:$holder" "${limits[@]}" -i \
         --entrypoint '["/usr/sbin/iptables-wrapper", "switch", "--"]' \
         "localhost/ipw-test-distroless:$run_id" iptables-restore --noflush >/dev/null
