@@ -38,6 +38,15 @@ musl=$(tests/release/inroot.sh amd64 dpkg-query -W -f='${Version}' musl-dev)
 # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 glibc=$(dpkg-query -W -f='${Version}' libc6-dev)
 
+# linked_as FILE: "static-pie" or "static", from its ELF type.
+linked_as() {
+  case $(readelf -h "$1" | sed -n 's/^ *Type: *\([A-Z]*\).*/\1/p') in
+    DYN) echo static-pie ;;
+    EXEC) echo static ;;
+    *) echo "?" ;;
+  esac
+}
+
 programs=(none-static musl-static musl-static-pie glibc-static glibc-static-pie wrapper)
 declare -A medians
 for round in 1 2 3; do
@@ -47,7 +56,8 @@ for round in 1 2 3; do
     else
       cmd=("$work/$p")
     fi
-    read -r median _ < <("$work/spawn" "$spawns" "${cmd[@]}" 2>/dev/null | tail -n 1)
+    line=$("$work/spawn" "$spawns" "${cmd[@]}" | tail -n 1) || die "${cmd[*]} failed (above)"
+    read -r median _ <<<"$line"
     medians[$p]="${medians[$p]:+${medians[$p]} / }$median"
   done
   echo "bench-startup: round $round of 3 done" >&2
@@ -67,7 +77,7 @@ for p in "${programs[@]}"; do
     musl-static-pie) row="empty \`main\` | musl $musl | static-pie" ;;
     glibc-static) row="empty \`main\` | glibc $glibc | static" ;;
     glibc-static-pie) row="empty \`main\` | glibc $glibc | static-pie" ;;
-    wrapper) row="\`iptables-wrapper --version\` ($("$bin" --version | sed 's/^iptables-wrapper //')) | | static-pie" ;;
+    wrapper) row="\`iptables-wrapper --version\` ($("$bin" --version | sed 's/^iptables-wrapper //')) | | $(linked_as "$bin")" ;;
   esac
   echo "| $row | ${medians[$p]} |"
 done

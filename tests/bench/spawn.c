@@ -1,10 +1,12 @@
 /* Times PROGRAM [ARGS...] from posix_spawn to its reaping, N times, and
  * prints the median and the 10th and 90th percentiles in microseconds:
  *   spawn N PROGRAM [ARGS...]
- * Used by tests/bench/libc-startup.sh to compare C libraries' start-up. */
+ * Used by tests/bench-startup.sh to compare C libraries' start-up. A
+ * program that fails to start, or exits other than 0, ends the run with 1. */
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -35,11 +37,15 @@ int main(int argc, char **argv)
 		pid_t pid;
 		int status;
 		double start = now_us();
-		if (posix_spawn(&pid, argv[2], NULL, NULL, argv + 2, environ) != 0) {
-			perror(argv[2]);
+		int rc = posix_spawn(&pid, argv[2], NULL, NULL, argv + 2, environ);
+		if (rc != 0) {
+			fprintf(stderr, "spawn: %s: %s\n", argv[2], strerror(rc));
 			return 1;
 		}
-		waitpid(pid, &status, 0);
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "spawn: %s did not exit 0 (wait status %d)\n", argv[2], status);
+			return 1;
+		}
 		t[i] = now_us() - start;
 	}
 	qsort(t, n, sizeof *t, by_value);
