@@ -4,7 +4,8 @@
 # (static and static-pie), next to `iptables-wrapper --version`, and what
 # one cpuid instruction costs on this machine (BENCHMARKS.md, "The C
 # library's start-up"). x86_64 only; root, for the amd64 build root whose
-# x86_64-linux-musl-gcc builds the musl programs.
+# musl compiler (the amd64 release's, tests/release/arches.sh) builds the
+# musl programs.
 #
 #   bash tests/bench-startup.sh [SPAWNS]
 #
@@ -31,8 +32,10 @@ cc -O2 -o "$work/cpuid" tests/bench/cpuid.c
 cc -O2 -nostdlib -static -o "$work/none-static" tests/bench/nolibc.c
 cc -O2 -static -o "$work/glibc-static" tests/bench/empty.c
 cc -O2 -static-pie -o "$work/glibc-static-pie" tests/bench/empty.c
-tests/release/inroot.sh amd64 x86_64-linux-musl-gcc -O2 -static -o "$work/musl-static" tests/bench/empty.c
-tests/release/inroot.sh amd64 x86_64-linux-musl-gcc -O2 -static-pie -o "$work/musl-static-pie" tests/bench/empty.c
+# The compiler that links the amd64 release (arches.sh).
+musl_cc=$(. tests/release/arches.sh && arch_info amd64 && echo "$rust_linker")
+tests/release/inroot.sh amd64 "$musl_cc" -O2 -static -o "$work/musl-static" tests/bench/empty.c
+tests/release/inroot.sh amd64 "$musl_cc" -O2 -static-pie -o "$work/musl-static-pie" tests/bench/empty.c
 # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
 musl=$(tests/release/inroot.sh amd64 dpkg-query -W -f='${Version}' musl-dev)
 # shellcheck disable=SC2016 # dpkg-query's format, not the shell's

@@ -104,14 +104,16 @@ cc -O2 -static -o "$work/maxrss" "$here/tests/bench/maxrss.c" 2>/dev/null ||
     cc -O2 -o "$work/maxrss" "$here/tests/bench/maxrss.c"
 "$work/maxrss" "$work/floor" /bin/true true
 # The bare exec is linked as the wrapper is: on x86_64 against musl, by the
-# amd64 build root's x86_64-linux-musl-gcc (which `make build` made; the output lands
-# under the worktree, which the root sees), since a glibc start-up there
-# costs more than the whole exec (BENCHMARKS.md, "The C library's
-# start-up"); elsewhere against glibc, as the wrapper is there.
+# compiler that links the amd64 release in its build root (arches.sh; `make
+# build` made the root; the output lands under the worktree, which the root
+# sees), since a glibc start-up there costs more than the whole exec
+# (BENCHMARKS.md, "The C library's start-up"); elsewhere against glibc, as
+# the wrapper is there.
 if [ "$(uname -m)" = x86_64 ]; then
     mkdir -p "$here/target/bench"
-    "$here/tests/release/inroot.sh" amd64 x86_64-linux-musl-gcc -O2 -static -o "$here/target/bench/hop" "$here/tests/bench/hop.c" ||
-        die "cannot build tests/bench/hop.c with x86_64-linux-musl-gcc in the amd64 build root"
+    musl_cc=$(. "$here/tests/release/arches.sh" && arch_info amd64 && echo "$rust_linker")
+    "$here/tests/release/inroot.sh" amd64 "$musl_cc" -O2 -static -o "$here/target/bench/hop" "$here/tests/bench/hop.c" ||
+        die "cannot build tests/bench/hop.c with $musl_cc in the amd64 build root"
     cp "$here/target/bench/hop" "$work/hop"
     # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
     hop_built="static, musl $("$here/tests/release/inroot.sh" amd64 dpkg-query -W -f='${Version}' musl-dev)"
